@@ -1,0 +1,164 @@
+"""Names and paths the tests share."""
+
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, 'fixtures')
+REAL_FIXTURES = os.path.join(FIXTURES, 'real')
+DERIVED_FIXTURES = os.path.join(FIXTURES, 'derived')
+
+# The 97 metric names and in-app types of Datadog's public LiteLLM page: the contract users' dashboards query.
+SEED_METRICS = {
+    'litellm.api.key.budget.remaining_hours.metric': 'gauge',
+    'litellm.api.key.max_budget.metric': 'gauge',
+    'litellm.auth.failed_requests.count': 'count',
+    'litellm.auth.latency.bucket': 'count',
+    'litellm.auth.latency.count': 'count',
+    'litellm.auth.latency.sum': 'count',
+    'litellm.auth.total_requests.count': 'count',
+    'litellm.batch_write_to_db.failed_requests.count': 'count',
+    'litellm.batch_write_to_db.latency.bucket': 'count',
+    'litellm.batch_write_to_db.latency.count': 'count',
+    'litellm.batch_write_to_db.latency.sum': 'count',
+    'litellm.batch_write_to_db.total_requests.count': 'count',
+    'litellm.deployment.cooled_down.count': 'count',
+    'litellm.deployment.failed_fallbacks.count': 'count',
+    'litellm.deployment.failure_by_tag_responses.count': 'count',
+    'litellm.deployment.failure_responses.count': 'count',
+    'litellm.deployment.latency_per_output_token.bucket': 'count',
+    'litellm.deployment.latency_per_output_token.count': 'count',
+    'litellm.deployment.latency_per_output_token.sum': 'count',
+    'litellm.deployment.state': 'gauge',
+    'litellm.deployment.success_responses.count': 'count',
+    'litellm.deployment.successful_fallbacks.count': 'count',
+    'litellm.deployment.total_requests.count': 'count',
+    'litellm.in_memory.daily_spend_update_queue.size': 'gauge',
+    'litellm.in_memory.spend_update_queue.size': 'gauge',
+    'litellm.input.tokens.count': 'count',
+    'litellm.llm.api.failed_requests.metric.count': 'count',
+    'litellm.llm.api.latency.metric.bucket': 'count',
+    'litellm.llm.api.latency.metric.count': 'count',
+    'litellm.llm.api.latency.metric.sum': 'count',
+    'litellm.llm.api.time_to_first_token.metric.bucket': 'count',
+    'litellm.llm.api.time_to_first_token.metric.count': 'count',
+    'litellm.llm.api.time_to_first_token.metric.sum': 'count',
+    'litellm.output.tokens.count': 'count',
+    'litellm.overhead_latency.metric.bucket': 'count',
+    'litellm.overhead_latency.metric.count': 'count',
+    'litellm.overhead_latency.metric.sum': 'count',
+    'litellm.pod_lock_manager.size': 'gauge',
+    'litellm.postgres.failed_requests.count': 'count',
+    'litellm.postgres.latency.bucket': 'count',
+    'litellm.postgres.latency.count': 'count',
+    'litellm.postgres.latency.sum': 'count',
+    'litellm.postgres.total_requests.count': 'count',
+    'litellm.process.uptime.seconds': 'gauge',
+    'litellm.provider.remaining_budget.metric': 'gauge',
+    'litellm.proxy.failed_requests.metric.count': 'count',
+    'litellm.proxy.pre_call.failed_requests.count': 'count',
+    'litellm.proxy.pre_call.latency.bucket': 'count',
+    'litellm.proxy.pre_call.latency.count': 'count',
+    'litellm.proxy.pre_call.latency.sum': 'count',
+    'litellm.proxy.pre_call.total_requests.count': 'count',
+    'litellm.proxy.total_requests.metric.count': 'count',
+    'litellm.redis.daily_spend_update_queue.size': 'gauge',
+    'litellm.redis.daily_tag_spend_update_queue.failed_requests.count': 'count',
+    'litellm.redis.daily_tag_spend_update_queue.latency.bucket': 'count',
+    'litellm.redis.daily_tag_spend_update_queue.latency.count': 'count',
+    'litellm.redis.daily_tag_spend_update_queue.latency.sum': 'count',
+    'litellm.redis.daily_tag_spend_update_queue.total_requests.count': 'count',
+    'litellm.redis.daily_team_spend_update_queue.failed_requests.count': 'count',
+    'litellm.redis.daily_team_spend_update_queue.latency.bucket': 'count',
+    'litellm.redis.daily_team_spend_update_queue.latency.count': 'count',
+    'litellm.redis.daily_team_spend_update_queue.latency.sum': 'count',
+    'litellm.redis.daily_team_spend_update_queue.total_requests.count': 'count',
+    'litellm.redis.failed_requests.count': 'count',
+    'litellm.redis.latency.bucket': 'count',
+    'litellm.redis.latency.count': 'count',
+    'litellm.redis.latency.sum': 'count',
+    'litellm.redis.spend_update_queue.size': 'gauge',
+    'litellm.redis.total_requests.count': 'count',
+    'litellm.remaining.api_key.budget.metric': 'gauge',
+    'litellm.remaining.api_key.requests_for_model': 'gauge',
+    'litellm.remaining.api_key.tokens_for_model': 'gauge',
+    'litellm.remaining.requests': 'gauge',
+    'litellm.remaining.team_budget.metric': 'gauge',
+    'litellm.remaining_requests.metric': 'gauge',
+    'litellm.remaining_tokens': 'gauge',
+    'litellm.request.total_latency.metric.bucket': 'count',
+    'litellm.request.total_latency.metric.count': 'count',
+    'litellm.request.total_latency.metric.sum': 'count',
+    'litellm.requests.metric.count': 'count',
+    'litellm.reset_budget_job.failed_requests.count': 'count',
+    'litellm.reset_budget_job.latency.bucket': 'count',
+    'litellm.reset_budget_job.total_requests.count': 'count',
+    'litellm.router.failed_requests.count': 'count',
+    'litellm.router.latency.bucket': 'count',
+    'litellm.router.latency.count': 'count',
+    'litellm.router.latency.sum': 'count',
+    'litellm.router.total_requests.count': 'count',
+    'litellm.self.failed_requests.count': 'count',
+    'litellm.self.latency.bucket': 'count',
+    'litellm.self.latency.count': 'count',
+    'litellm.self.latency.sum': 'count',
+    'litellm.self.total_requests.count': 'count',
+    'litellm.spend.metric.count': 'count',
+    'litellm.team.budget.remaining_hours.metric': 'gauge',
+    'litellm.team.max_budget.metric': 'gauge',
+    'litellm.total.tokens.count': 'count',
+}
+
+
+def real_fixture_dirs():
+    """Every real capture, newest layout: fixtures/real/<version>/ with metrics.txt and capture.json."""
+    return sorted(d for d in os.listdir(REAL_FIXTURES) if os.path.isfile(os.path.join(REAL_FIXTURES, d, 'metrics.txt')))
+
+
+def read_fixture(*parts, mode='rb'):
+    with open(os.path.join(FIXTURES, *parts), mode) as f:
+        return f.read()
+
+
+NEWEST = '1.110.2'
+
+# Seed metrics a database-less capture cannot fill, with the reason. Each is covered by a derived payload
+# (fixtures/derived/) where LiteLLM's source gives its label set.
+SEED_NOT_IN_CAPTURE = {
+    'litellm.api.key.budget.remaining_hours.metric': 'needs a key budget with a reset time (database)',
+    'litellm.api.key.max_budget.metric': 'needs a key with a max budget (database)',
+    'litellm.team.budget.remaining_hours.metric': 'needs a team budget (database)',
+    'litellm.team.max_budget.metric': 'needs a team with a max budget (database)',
+    'litellm.remaining.team_budget.metric': 'needs a key that belongs to a team (database)',
+    'litellm.provider.remaining_budget.metric': 'needs provider budgets configured (Redis spend tracking per provider)',
+    'litellm.batch_write_to_db.failed_requests.count': 'database writer',
+    'litellm.batch_write_to_db.latency.bucket': 'database writer',
+    'litellm.batch_write_to_db.latency.count': 'database writer',
+    'litellm.batch_write_to_db.latency.sum': 'database writer',
+    'litellm.batch_write_to_db.total_requests.count': 'database writer',
+    'litellm.postgres.failed_requests.count': 'database',
+    'litellm.postgres.latency.bucket': 'database',
+    'litellm.postgres.latency.count': 'database',
+    'litellm.postgres.latency.sum': 'database',
+    'litellm.postgres.total_requests.count': 'database',
+    'litellm.reset_budget_job.failed_requests.count': 'budget reset job (database)',
+    'litellm.reset_budget_job.latency.bucket': 'budget reset job (database)',
+    'litellm.reset_budget_job.total_requests.count': 'budget reset job (database)',
+    'litellm.in_memory.daily_spend_update_queue.size': 'spend queues are fed only with a database',
+    'litellm.in_memory.spend_update_queue.size': 'spend queues are fed only with a database',
+    'litellm.redis.daily_spend_update_queue.size': 'spend queues are fed only with a database',
+    'litellm.redis.spend_update_queue.size': 'spend queues are fed only with a database',
+    'litellm.pod_lock_manager.size': 'pod lock manager runs with a database',
+    'litellm.redis.daily_tag_spend_update_queue.failed_requests.count': 'declared by LiteLLM, never observed',
+    'litellm.redis.daily_tag_spend_update_queue.latency.bucket': 'declared by LiteLLM, never observed',
+    'litellm.redis.daily_tag_spend_update_queue.latency.count': 'declared by LiteLLM, never observed',
+    'litellm.redis.daily_tag_spend_update_queue.latency.sum': 'declared by LiteLLM, never observed',
+    'litellm.redis.daily_tag_spend_update_queue.total_requests.count': 'declared by LiteLLM, never observed',
+    'litellm.redis.daily_team_spend_update_queue.failed_requests.count': 'declared by LiteLLM, never observed',
+    'litellm.redis.daily_team_spend_update_queue.latency.bucket': 'declared by LiteLLM, never observed',
+    'litellm.redis.daily_team_spend_update_queue.latency.count': 'declared by LiteLLM, never observed',
+    'litellm.redis.daily_team_spend_update_queue.latency.sum': 'declared by LiteLLM, never observed',
+    'litellm.redis.daily_team_spend_update_queue.total_requests.count': 'declared by LiteLLM, never observed',
+}
+
+# Metrics the check computes itself rather than renaming a LiteLLM family.
+CHECK_METRICS = {'litellm.scrape.series'}

@@ -1,0 +1,7 @@
+"""Capture harness: runs a real LiteLLM proxy on loopback against a fake upstream.
+
+Modules:
+  fake_upstream  - stdlib-only fake OpenAI-compatible upstream server
+  proxy          - venv management, redis, proxy start/stop, traffic driver, scrapers
+  capture        - CLI writing raw captures under tests/fixtures/real/<version>/
+"""
