@@ -28,3 +28,38 @@ def serve_fixture(serve):
         return {'openmetrics_endpoint': f'{server.base_url}/metrics/', **instance_options}
 
     return start
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'live: runs against a real LiteLLM proxy on 127.0.0.1 (tests/live_env.py)')
+
+
+@pytest.fixture(scope='session')
+def litellm_live():
+    """(stack, instance) of the live environment, shared by the session and torn down at its end, failed tests or not.
+
+    A machine that cannot install LiteLLM skips the live tests with the reason; CI (CI=true) fails instead, and a
+    proxy that is installed but does not start always fails.
+    """
+    from . import live_env
+
+    try:
+        live_env.install()
+    except live_env.Unavailable as exc:
+        if live_env.in_ci():
+            raise
+        pytest.skip(f'live LiteLLM proxy unavailable: {exc}')
+    with live_env.dd_environment_run() as live:
+        yield live
+
+
+@pytest.fixture(scope='session')
+def dd_environment(litellm_live):
+    """The instance as a user writes it for the live proxy: `http://127.0.0.1:<port>/metrics` and a Bearer header."""
+    yield litellm_live[1]
+
+
+@pytest.fixture(scope='session')
+def litellm_stack(litellm_live):
+    """The live proxy's harness Stack: base_url, master_key, redis (None without Redis), proxy.stop()/start()."""
+    return litellm_live[0]

@@ -3,7 +3,7 @@
 Real captures come from real proxies (tests/harness). A few families need what a proxy here cannot have:
 LiteLLM's database (budgets, keys, teams, spend queues, DB writers; its client downloads engines at run time,
 which fails here), an enterprise licence (LiteLLM < 1.75 exported token counters only when licensed), or an
-external service (MCP servers, the Lens exporter). For those, this script renders payloads with
+external service (the Lens exporter, Anthropic workload identity). For those, this script renders payloads with
 prometheus_client itself, so the text format is exactly LiteLLM's; family names, types and label names are
 those of LiteLLM's source (`litellm/integrations/prometheus*.py`) at the version each file names.
 
@@ -113,14 +113,6 @@ CALLERS = [
 KEY = ['hashed_api_key', 'api_key_alias']
 TEAM = ['team', 'team_alias']
 ORG = ['org_id', 'org_alias']
-TOKEN_DETAIL = ['end_user', *KEY, 'model', *TEAM, 'user', 'user_email', 'requested_model', 'model_id', 'api_provider']
-MEDIA = [*TOKEN_DETAIL, *ORG]
-DEPLOYMENT = ['model_group', 'litellm_model_name', 'model_id', 'api_base', 'api_provider']
-MCP = ['mcp_tool_name', 'mcp_server_name', *KEY, *TEAM, 'user', 'end_user']
-MCP_VALUES = [
-    {'mcp_tool_name': 'search_docs', 'mcp_server_name': 'docs'},
-    {'mcp_tool_name': 'create_ticket', 'mcp_server_name': 'jira'},
-]
 
 # (family, kind, labels, values of the two series, extra label values per series)
 DB_BACKED_1_110 = [
@@ -256,11 +248,9 @@ QUEUES = [
     'redis_daily_agent_spend_update_queue',
 ]
 
-# Families that need an external service this workplace cannot reach.
+# Families that need an external service this workplace cannot reach (the Lens exporter's ClickHouse,
+# Anthropic workload identity federation). MCP tools and video have real captures (1.110.2-features).
 EXTERNAL_1_110 = [
-    ('litellm_mcp_tool_calls', 'counter', MCP, (14, 3), MCP_VALUES),
-    ('litellm_mcp_tool_call_spend_metric', 'counter', MCP, (0.0042, 0.0), MCP_VALUES),
-    ('litellm_video_duration_seconds_metric', 'counter', MEDIA, (16.0, 8.0)),
     ('litellm_lens_export_rows_written', 'counter', [], (1520,)),
     ('litellm_lens_export_rows_dropped', 'counter', [], (3,)),
 ]

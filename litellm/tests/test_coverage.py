@@ -11,7 +11,16 @@ from datadog_checks.litellm import LitellmCheck
 from datadog_checks.litellm.metrics import METRIC_MAP
 
 from . import generate_derived
-from .common import CHECK_METRICS, DERIVED_FIXTURES, FIXTURES, NEWEST, NOT_IN_ANY_FIXTURE, read_fixture
+from .common import (
+    CHECK_METRICS,
+    DERIVED_FIXTURES,
+    FIXTURES,
+    NEWEST,
+    NOT_IN_ANY_FIXTURE,
+    SEED_METRICS,
+    SEED_NOT_IN_CAPTURE,
+    read_fixture,
+)
 
 PAYLOADS = sorted(
     os.path.relpath(os.path.join(root, name), FIXTURES)
@@ -137,3 +146,15 @@ def test_licensed_pre_1_75_token_counters_keep_seed_names(dd_run_check, aggregat
     assert series(aggregator, 'litellm.input.tokens.count', 'team:team-checkout') == [1830]
     assert series(aggregator, 'litellm.remaining.requests', 'model_group:gpt-4o') == [4999.0]
     assert series(aggregator, 'litellm.deployment.failure_by_tag_responses.count', 'tag:checkout') == [5]
+
+
+def test_seed_metrics_real_captures_cannot_fill_are_listed(dd_run_check, aggregator, serve):
+    from .http_server import Response
+
+    sent = set()
+    for payload in (p for p in PAYLOADS if p.startswith('real')):
+        aggregator.reset()
+        server = serve({'/metrics/': Response(read_fixture(payload))})
+        run(dd_run_check, {'openmetrics_endpoint': f'{server.base_url}/metrics/'})
+        sent |= set(aggregator.metric_names)
+    assert sorted(set(SEED_METRICS) - sent) == sorted(SEED_NOT_IN_CAPTURE)

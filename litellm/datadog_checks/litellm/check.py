@@ -1,7 +1,14 @@
-from datadog_checks.base import OpenMetricsBaseCheckV2
+from datadog_checks.base import AgentCheck, OpenMetricsBaseCheckV2, is_affirmative
 
+from .licence import LicenceWatch
+from .line_filters import RAW_LINE_FILTERS
 from .metrics import METRIC_MAP
+from .model_health import ModelHealth
+from .probe import SideRedactor
+from .readiness import Readiness
+from .redact import scrub_logger
 from .scraper import LitellmScraper
+from .tags import GENERIC_RENAMES
 
 
 class LitellmCheck(OpenMetricsBaseCheckV2):
@@ -10,9 +17,49 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
     # LiteLLM's families are bounded by the rename table; per-caller series must never be cut silently.
     DEFAULT_METRIC_LIMIT = 0
 
+    def __init__(self, name, init_config, instances):
+        super().__init__(name, init_config, instances)
+        # The side requests (readiness, version, model health) go through `self.http`, so the instance's TLS,
+        # proxy and header settings apply, each with its own timeout. Their signals are tagged like the scrape's.
+        self.redactor = SideRedactor(self.instance, self.http.options)
+        scrub_logger(getattr(self.log, 'logger', self.log), self.redactor)
+        tags = list(self.instance.get('tags') or [])
+        if is_affirmative(self.instance.get('tag_by_endpoint', True)):
+            tags.append(f'endpoint:{self.instance.get("openmetrics_endpoint")}')
+        tags = [self.redactor.scrub(tag) for tag in tags]
+        self.readiness = Readiness(self, self.instance, tags)
+        self.licence = LicenceWatch(self, tags)
+        self.side_steps = [self.readiness.run, self.collect_version]
+        self.model_health = None
+        if self.instance.get('litellm_health_endpoint'):  # opt-in: /health calls every model
+            self.model_health = ModelHealth(self, self.instance, tags)
+            self.side_steps.append(self.model_health.run)
+
+    def check(self, instance):
+        try:
+            super().check(instance)
+            self.licence.report(any(scraper.unlicensed for scraper in self.scrapers.values()))
+        finally:
+            # Run whether or not the scrape worked, and never make it fail.
+            for step in self.side_steps:
+                try:
+                    step()
+                except Exception as e:
+                    self.log.warning('LiteLLM %s failed: %s', step.__qualname__, e)
+
+    @AgentCheck.metadata_entrypoint
+    def collect_version(self):
+        self.readiness.collect_version()
+
     def get_default_config(self):
         return {
             'metrics': [METRIC_MAP],
+            # Labels named like Datadog's reserved or generic tags get a `litellm_` prefix; the base merges the
+            # instance's `rename_labels` over these, so `rename_labels: {env: env}` restores one.
+            'rename_labels': dict(GENERIC_RENAMES),
+            # `_created` and the proxy's Python/process families, never submitted, are dropped before parsing. An
+            # instance's `raw_line_filters` replaces this list (`[]` parses every line).
+            'raw_line_filters': list(RAW_LINE_FILTERS),
         }
 
     def create_scraper(self, config):

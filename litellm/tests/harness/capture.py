@@ -5,10 +5,13 @@ Usage (from the litellm/ package directory):
     python -m tests.harness.capture --version 1.110.2 --out tests/fixtures/real/1.110.2
     python -m tests.harness.capture --version 1.110.2 --workers 2 \
         --out tests/fixtures/real/1.110.2-multiworker
+    python -m tests.harness.capture --version 1.110.2 --profile features \
+        --out tests/fixtures/real/1.110.2-features
 
 It installs LiteLLM==VERSION in a cached venv (<repo>/.cache/litellm/VERSION), starts
 redis-server, the fake upstream and ``litellm --config`` on loopback, drives real traffic
-through the proxy and writes, into --out:
+through the proxy (``--profile features``: plus the features profile's models, plugins and
+requests, see proxy.py) and writes, into --out:
 
   metrics_before_traffic.txt  raw GET /metrics/ body right after start-up
   metrics.txt                 raw GET /metrics/ body after the traffic
@@ -167,6 +170,7 @@ def run_capture(
     use_redis: bool = True,
     cache_root=None,
     keep_workdir: bool = False,
+    profile: str = "default",
 ) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -185,6 +189,7 @@ def run_capture(
         multiproc=multiproc,
         use_redis=use_redis,
         keep_workdir=keep_workdir,
+        profile=profile,
     )
     secret = stack.master_key
     bodies = {}
@@ -197,7 +202,7 @@ def run_capture(
         endpoints["metrics_before_traffic"] = _endpoint_record(before)
 
         harness.log("driving traffic")
-        traffic = harness.drive_traffic(stack, rounds=rounds)
+        traffic = harness.drive_traffic(stack, rounds=rounds, profile=profile)
         harness.log(f"traffic done: {traffic['total']} requests, statuses {traffic['by_status']}")
         _wait_for_settle(stack, SETTLE_SECONDS)
 
@@ -256,6 +261,7 @@ def run_capture(
         ),
         "redis_server": _redis_version() if stack.redis else None,
         "cache": "redis" if stack.redis else None,
+        "profile": profile,
         "num_workers": workers,
         "prometheus_multiproc_dir_set": bool(multiproc),
         "install_seconds": info.get("install_seconds"),
@@ -316,6 +322,12 @@ def main(argv=None) -> int:
     parser.add_argument("--no-redis", action="store_true", help="run without redis cache")
     parser.add_argument("--cache-root", type=Path, default=None, help="venv cache (default <repo>/.cache/litellm)")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the temp dir with logs and config")
+    parser.add_argument(
+        "--profile",
+        choices=harness.PROFILES,
+        default="default",
+        help="default: the traffic of every existing capture; features: plus the rarer families' triggers",
+    )
     args = parser.parse_args(argv)
 
     def _terminate(signum, frame):
@@ -332,6 +344,7 @@ def main(argv=None) -> int:
             use_redis=not args.no_redis,
             cache_root=args.cache_root,
             keep_workdir=args.keep_workdir,
+            profile=args.profile,
         )
     finally:
         harness.stop_all_processes()

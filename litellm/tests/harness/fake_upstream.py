@@ -5,14 +5,21 @@ Import: server = FakeUpstream(port=0); server.start(); ...; server.stop()
 
 Behaviour is chosen by the ``model`` the proxy sends upstream:
 
-  fake-ok*     200, with usage and x-ratelimit-* headers (remaining counts go down)
-  fake-plain*  200, with usage but without x-ratelimit-* headers
-  fake-429*    429 rate-limit error (OpenAI error body)
-  fake-500*    500 server error (OpenAI error body)
+  fake-ok*       200, with usage and x-ratelimit-* headers (remaining counts go down)
+  fake-plain*    200, with usage but without x-ratelimit-* headers
+  fake-429*      429 rate-limit error (OpenAI error body)
+  fake-500*      500 server error (OpenAI error body)
+  fake-details*  like fake-ok, and the usage carries OpenAI's token details
+                 (prompt_tokens_details: cached/audio/cache-write tokens,
+                 completion_tokens_details: reasoning/audio tokens)
+  fake-empty*    like fake-plain, but an empty answer (completion_tokens 0)
+  fake-slow*     like fake-plain, answered after SLOW_SECONDS (to fill a queue)
   anything else: same as fake-ok
 
 Endpoints: POST /v1/chat/completions (stream true/false), POST /v1/embeddings,
-GET /v1/models, GET /_stats (request counts per path/model/status, for tests).
+POST /v1/images/generations (n images), POST /v1/videos (multipart, a queued
+video job), POST /mcp (a stateless MCP server with one tool, ``echo``), GET /v1/models,
+GET /_stats (request counts per path/model/status).
 Each response is delayed by 20-80 ms; streaming chunks are spaced by ~10 ms.
 """
 
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import signal
 import sys
 import threading
@@ -33,6 +41,18 @@ RATE_LIMIT_REQUESTS = 10000
 RATE_LIMIT_TOKENS = 2000000
 EMBEDDING_DIM = 8
 COMPLETION_TEXT = "This is a canned reply from the fake upstream used by the capture harness."
+SLOW_SECONDS = 1.5
+# Token details fake-details reports (OpenAI field names), all below the totals they are part of.
+PROMPT_TOKENS_DETAILS = {"cached_tokens": 4, "audio_tokens": 2, "cache_write_tokens": 3}
+COMPLETION_TOKENS_DETAILS = {"reasoning_tokens": 5, "audio_tokens": 1}
+MCP_PROTOCOL_VERSION = "2025-06-18"
+MCP_ECHO_TOOL = {
+    "name": "echo",
+    "description": "Returns its text argument.",
+    "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+}
+# A 1x1 transparent PNG, the image every /images/generations answer carries.
+TINY_PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
 
 class _State:
@@ -69,7 +89,7 @@ def _count_tokens(value) -> int:
 
 def _behaviour(model: str) -> str:
     model = (model or "").split("/")[-1]
-    for kind in ("fake-429", "fake-500", "fake-plain", "fake-ok"):
+    for kind in ("fake-429", "fake-500", "fake-plain", "fake-details", "fake-empty", "fake-slow", "fake-ok"):
         if model.startswith(kind):
             return kind
     return "fake-ok"
@@ -88,13 +108,30 @@ class Handler(BaseHTTPRequestHandler):
     def _latency(self):
         time.sleep(random.uniform(0.02, 0.08))
 
-    def _read_json(self):
+    def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def _read_json(self):
+        raw = self._read_body()
         try:
             return json.loads(raw or b"{}")
         except ValueError:
             return {}
+
+    def _read_form(self) -> dict:
+        """Text fields of a multipart/form-data body (file parts are ignored)."""
+        raw = self._read_body()
+        match = re.search(r"boundary=([^;]+)", self.headers.get("Content-Type") or "")
+        if not match:
+            return {}
+        fields = {}
+        for part in raw.split(b"--" + match.group(1).strip('"').encode()):
+            head, _, value = part.partition(b"\r\n\r\n")
+            name = re.search(rb'name="([^"]+)"', head)
+            if name and b"filename=" not in head:
+                fields[name.group(1).decode()] = value.rstrip(b"\r\n").decode("utf-8", "replace")
+        return fields
 
     def _send_json(self, status, body, headers=None):
         data = json.dumps(body).encode()
@@ -167,6 +204,9 @@ class Handler(BaseHTTPRequestHandler):
             ]
             self.server.state.record(path, "-", 200)
             self._send_json(200, {"object": "list", "data": data})
+        elif path == "/mcp":
+            # no server-initiated stream: MCP clients then use plain POST request/response
+            self._send_json(405, {"error": "method not allowed"})
         elif path == "/_stats":
             with self.server.state.lock:
                 counts = dict(self.server.state.counts)
@@ -179,6 +219,12 @@ class Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ POST
     def do_POST(self):
         path = self.path.split("?")[0].rstrip("/")
+        if path in ("/v1/videos", "/videos"):
+            self._latency()
+            json_body = (self.headers.get("Content-Type") or "").startswith("application/json")
+            return self._video(path, self._read_json() if json_body else self._read_form())
+        if path == "/mcp":
+            return self._mcp(path, self._read_json())
         body = self._read_json()
         model = body.get("model", "")
         kind = _behaviour(model)
@@ -191,18 +237,26 @@ class Handler(BaseHTTPRequestHandler):
             if kind in ("fake-429", "fake-500"):
                 return self._error(path, model, kind)
             return self._embeddings(path, model, kind, body)
+        if path in ("/v1/images/generations", "/images/generations"):
+            return self._images(path, model, body)
         self.server.state.record(path, model, 404)
         self._send_json(404, {"error": {"message": f"not found: {path}", "type": "invalid_request_error"}})
 
     def _chat(self, path, model, kind, body):
+        text = "" if kind == "fake-empty" else COMPLETION_TEXT
         prompt_tokens = _count_tokens(body.get("messages", [])) + 7
-        completion_tokens = len(COMPLETION_TEXT.split())
+        completion_tokens = len(text.split())
         usage = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         }
-        headers = self._ratelimit_headers(usage["total_tokens"]) if kind == "fake-ok" else {}
+        if kind == "fake-details":
+            usage["prompt_tokens_details"] = dict(PROMPT_TOKENS_DETAILS)
+            usage["completion_tokens_details"] = dict(COMPLETION_TOKENS_DETAILS)
+        if kind == "fake-slow":
+            time.sleep(SLOW_SECONDS)
+        headers = self._ratelimit_headers(usage["total_tokens"]) if kind in ("fake-ok", "fake-details") else {}
         created = int(time.time())
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         self.server.state.record(path, model, 200)
@@ -219,7 +273,7 @@ class Handler(BaseHTTPRequestHandler):
                         {
                             "index": 0,
                             "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": COMPLETION_TEXT},
+                            "message": {"role": "assistant", "content": text},
                         }
                     ],
                     "usage": usage,
@@ -254,7 +308,7 @@ class Handler(BaseHTTPRequestHandler):
                 dict(base, choices=[{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
             )
         )
-        for word in COMPLETION_TEXT.split():
+        for word in text.split():
             time.sleep(0.01)
             chunk(
                 json.dumps(dict(base, choices=[{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]))
@@ -293,6 +347,60 @@ class Handler(BaseHTTPRequestHandler):
             },
             headers,
         )
+
+    def _images(self, path, model, body):
+        count = body.get("n") or 1
+        count = count if isinstance(count, int) and 0 < count <= 10 else 1
+        self.server.state.record(path, model, 200)
+        self._send_json(
+            200,
+            {"created": int(time.time()), "data": [{"b64_json": TINY_PNG_B64} for _ in range(count)]},
+        )
+
+    def _video(self, path, form):
+        model = form.get("model", "")
+        self.server.state.record(path, model, 200)
+        self._send_json(
+            200,
+            {
+                "id": "video_" + uuid.uuid4().hex[:24],
+                "object": "video",
+                "model": model,
+                "status": "queued",
+                "progress": 0,
+                "created_at": int(time.time()),
+                "seconds": str(form.get("seconds") or "4"),
+                "size": str(form.get("size") or "720x1280"),
+            },
+        )
+
+    def _mcp(self, path, message):
+        """A stateless MCP server (streamable HTTP, JSON answers) with one tool, ``echo``."""
+        method = message.get("method", "") if isinstance(message, dict) else ""
+        self.server.state.record(path, method, 200)
+        if "id" not in message:  # a notification: nothing to answer
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if method == "initialize":
+            params = message.get("params") or {}
+            result = {
+                "protocolVersion": params.get("protocolVersion") or MCP_PROTOCOL_VERSION,
+                "capabilities": {"tools": {"listChanged": False}},
+                "serverInfo": {"name": "fake-upstream", "version": "1.0"},
+            }
+        elif method == "tools/list":
+            result = {"tools": [MCP_ECHO_TOOL]}
+        elif method == "tools/call":
+            arguments = (message.get("params") or {}).get("arguments") or {}
+            result = {"content": [{"type": "text", "text": str(arguments.get("text", ""))}], "isError": False}
+        elif method == "ping":
+            result = {}
+        else:
+            error = {"code": -32601, "message": f"method not found: {method}"}
+            return self._send_json(200, {"jsonrpc": "2.0", "id": message["id"], "error": error})
+        self._send_json(200, {"jsonrpc": "2.0", "id": message["id"], "result": result})
 
 
 class FakeUpstream:

@@ -9,6 +9,15 @@ Public API (stable, used by pytest fixtures and ``make demo``):
   start_proxy(venv, config, ...) -> ProxyHandle          ``litellm --config ...``
   launch(version, ...) -> Stack                          all of the above, as a context manager
   drive_traffic(handle, ...) -> dict                     real requests through the proxy
+  drive_feature_traffic(stack, ...) -> dict              the ``features`` profile's extra requests
+
+Profiles (``profile=`` of launch / build_proxy_config / write_proxy_config / drive_traffic):
+
+  default   the models, settings and traffic every existing capture was made with
+  features  default plus what makes the less common families report: token details, images,
+            a video job, deployment tpm/rpm limits, a provider budget, guardrails that pass and
+            one that blocks, a failing logging callback, a $0-priced billable request,
+            admission control with a burst that overflows it, and a redis outage
   scrape(handle, path) / scrape_metrics / scrape_health / scrape_readiness /
   scrape_readiness_details                               GETs returning ScrapeResult
 
@@ -30,6 +39,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +50,8 @@ HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[2]
 DEFAULT_CACHE_ROOT = REPO_ROOT / ".cache" / "litellm"
 FAKE_UPSTREAM_SCRIPT = HERE / "fake_upstream.py"
+# Loaded by the proxy (not by us): guardrails and a logging callback for the ``features`` profile.
+PLUGINS_SCRIPT = HERE / "harness_plugins.py"
 
 LOOPBACK = "127.0.0.1"
 SECOND_LOOPBACK = "127.0.0.2"
@@ -292,6 +304,8 @@ class ManagedProcess:
         self.name = name
         self.cmd = list(cmd)
         self.logfile = Path(logfile)
+        self.env = env
+        self.cwd = cwd
         self._logfh = open(self.logfile, "ab")
         self.proc = subprocess.Popen(
             self.cmd,
@@ -418,6 +432,21 @@ class RedisHandle:
     def stop(self) -> None:
         self.process.stop()
 
+    def start(self, timeout: float = 20.0) -> RedisHandle:
+        """Start redis-server again with the same port and settings: ends an outage begun with stop()."""
+        if self.process.alive():
+            return self
+        old = self.process
+        self.process = ManagedProcess(old.name, old.cmd, old.logfile, env=old.env, cwd=old.cwd)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ping():
+                return self
+            if not self.process.alive():
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"redis-server did not come back on port {self.port} (see {old.logfile})")
+
     def ping(self) -> bool:
         try:
             with socket.create_connection((self.host, self.port), timeout=2) as s:
@@ -523,14 +552,111 @@ def generate_master_key() -> str:
     return "sk-" + secrets.token_hex(24)
 
 
+PROFILES = ("default", "features")
+
+# ``features`` profile settings. The limits are far above what the traffic needs: they are there to be
+# reported, not to bite (only the admission limit is meant to overflow, during the burst).
+FEATURE_TPM_LIMIT = 120000
+FEATURE_RPM_LIMIT = 600
+PROVIDER_BUDGET_USD = 50.0
+ADMISSION_SETTINGS = {
+    "max_in_flight_requests_per_worker": 4,
+    "max_queued_requests_per_worker": 2,
+    "admission_queue_timeout_seconds": 0.5,
+}
+ADMISSION_BURST = 10
+# The redis circuit breaker must be able to close again within the capture.
+FEATURE_ENV = {"REDIS_CIRCUIT_BREAKER_RECOVERY_TIMEOUT": "2"}
+IMAGE_COST = 0.01
+VIDEO_COST_PER_SECOND = 0.1
+PASSING_GUARDRAILS = ("harness-pass-pre", "harness-pass-during", "harness-pass-post")
+BLOCKING_GUARDRAIL = "harness-block"
+FAIL_LOGGING_TAG = "harness-fail-logging"  # same as harness_plugins.FAIL_LOGGING_TAG
+MCP_SERVER = "harness_tools"
+MCP_COST_PER_CALL = 0.001
+
+
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}, expected one of {PROFILES}")
+
+
+def _add_feature_config(config: dict, url: str) -> None:
+    """Extend a default config in place with the ``features`` profile (see the module docstring)."""
+    cost = {"input_cost_per_token": INPUT_COST_PER_TOKEN, "output_cost_per_token": OUTPUT_COST_PER_TOKEN}
+
+    def deployment(name, upstream_model, dep_id, mode, pricing, **extra):
+        params = {"model": "openai/" + upstream_model, "api_base": url, "api_key": FAKE_UPSTREAM_KEY}
+        params.update(pricing)
+        params.update(extra)
+        info = {"id": dep_id, "mode": mode}
+        info.update(pricing)
+        return {"model_name": name, "litellm_params": params, "model_info": info}
+
+    config["model_list"] += [
+        # usage with prompt/completion token details; tpm/rpm limits for the deployment limit gauges
+        deployment(
+            "gpt-details", "fake-details", "gpt-details-a", "chat", cost, tpm=FEATURE_TPM_LIMIT, rpm=FEATURE_RPM_LIMIT
+        ),
+        # answers after a delay, to fill the admission queue
+        deployment("gpt-slow", "fake-slow", "gpt-slow-a", "chat", cost),
+        # an output-only price and an empty answer: billable input tokens priced at $0
+        deployment("gpt-zero-cost", "fake-empty", "gpt-zero-cost-a", "chat", {"output_cost_per_token": 0.00001}),
+        deployment(
+            "gpt-image-fake", "fake-image", "gpt-image-a", "image_generation", {"output_cost_per_image": IMAGE_COST}
+        ),
+        deployment(
+            "video-fake",
+            "fake-video",
+            "video-fake-a",
+            "video_generation",
+            {"output_cost_per_second": VIDEO_COST_PER_SECOND},
+        ),
+    ]
+    config["router_settings"]["provider_budget_config"] = {
+        "openai": {"budget_limit": PROVIDER_BUDGET_USD, "time_period": "1d"}
+    }
+    modes = {"harness-pass-pre": "pre_call", "harness-pass-during": "during_call", "harness-pass-post": "post_call"}
+    config["guardrails"] = [
+        {
+            "guardrail_name": name,
+            "litellm_params": {"guardrail": "harness_plugins.PassingGuardrail", "mode": mode, "default_on": False},
+        }
+        for name, mode in modes.items()
+    ] + [
+        {
+            "guardrail_name": BLOCKING_GUARDRAIL,
+            "litellm_params": {
+                "guardrail": "harness_plugins.BlockingGuardrail",
+                "mode": "pre_call",
+                "default_on": False,
+            },
+        }
+    ]
+    config["litellm_settings"]["callbacks"] = config["litellm_settings"]["callbacks"] + [
+        "harness_plugins.failing_logger"
+    ]
+    config["general_settings"].update(ADMISSION_SETTINGS)
+    # the fake upstream also speaks MCP (one tool, ``echo``); a price per call makes tool spend report
+    config["mcp_servers"] = {
+        MCP_SERVER: {
+            "url": url.rsplit("/v1", 1)[0] + "/mcp",
+            "transport": "http",
+            "mcp_info": {"mcp_server_cost_info": {"default_cost_per_query": MCP_COST_PER_CALL}},
+        }
+    }
+
+
 def build_proxy_config(
     upstream_urls: list,
     master_key: str,
     redis: RedisHandle | None = None,
     cooldown_time: int = 30,
     allowed_fails: int = 1,
+    profile: str = "default",
 ) -> dict:
     """The proxy config as a dict (see write_proxy_config)."""
+    _check_profile(profile)
     url_a = upstream_urls[0]
     url_b = upstream_urls[1] if len(upstream_urls) > 1 else upstream_urls[0]
     cost = {"input_cost_per_token": INPUT_COST_PER_TOKEN, "output_cost_per_token": OUTPUT_COST_PER_TOKEN}
@@ -570,7 +696,7 @@ def build_proxy_config(
     if redis is not None:
         litellm_settings["cache"] = True
         litellm_settings["cache_params"] = {"type": "redis", "host": redis.host, "port": redis.port, "ttl": 600}
-    return {
+    config = {
         "model_list": model_list,
         "router_settings": {
             "routing_strategy": "simple-shuffle",
@@ -582,6 +708,9 @@ def build_proxy_config(
         "litellm_settings": litellm_settings,
         "general_settings": {"master_key": master_key},
     }
+    if profile == "features":
+        _add_feature_config(config, url_a)
+    return config
 
 
 def to_yaml(value, indent: int = 0) -> str:
@@ -630,6 +759,9 @@ def write_proxy_config(
     urls = [upstream.url(h) for h in upstream.hosts]
     config = build_proxy_config(urls, master_key, redis, **kwargs)
     Path(path).write_text("# generated by tests/harness/proxy.py\n" + to_yaml(config) + "\n")
+    if kwargs.get("profile", "default") != "default":
+        # the config names harness_plugins.*, which LiteLLM looks up next to the config file
+        shutil.copyfile(PLUGINS_SCRIPT, Path(path).parent / PLUGINS_SCRIPT.name)
     return config
 
 
@@ -802,6 +934,7 @@ class Stack:
     proxy: ProxyHandle | None = None
     config: dict = field(default_factory=dict)
     keep_workdir: bool = True
+    profile: str = "default"
 
     # convenience pass-throughs so a Stack can be used where a ProxyHandle is expected
     @property
@@ -850,20 +983,36 @@ def launch(
     ready_timeout: float = 300.0,
     env_extra: dict | None = None,
     config_overrides: dict | None = None,
+    profile: str = "default",
 ) -> Stack:
-    """Install (if needed) and start upstream + redis + proxy. Returns a Stack; call stop()."""
+    """Install (if needed) and start upstream + redis + proxy. Returns a Stack; call stop().
+
+    profile='features' adds the models, settings and plugins of the features profile (module docstring).
+    """
+    _check_profile(profile)
+    if profile == "features":
+        env_extra = {**FEATURE_ENV, **(env_extra or {})}
     venv = ensure_litellm_venv(version, cache_root)
     workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="litellm-harness-"))
     workdir.mkdir(parents=True, exist_ok=True)
     stack = Stack(
-        version=version, workdir=workdir, venv=venv, master_key=generate_master_key(), keep_workdir=keep_workdir
+        version=version,
+        workdir=workdir,
+        venv=venv,
+        master_key=generate_master_key(),
+        keep_workdir=keep_workdir,
+        profile=profile,
     )
     try:
         stack.upstream = start_fake_upstream(workdir)
         stack.redis = start_redis(workdir) if use_redis else None
         config_path = workdir / "config.yaml"
         stack.config = write_proxy_config(
-            config_path, stack.upstream, stack.master_key, stack.redis, **(config_overrides or {})
+            config_path,
+            stack.upstream,
+            stack.master_key,
+            stack.redis,
+            **{"profile": profile, **(config_overrides or {})},
         )
         log("starting litellm {} on loopback (logs: {})".format(version, workdir / "proxy.log"))
         stack.proxy = start_proxy(
@@ -995,36 +1144,23 @@ def _error_message(body: bytes, limit: int = 160) -> str:
     return text[:limit]
 
 
-def drive_traffic(
-    handle,
-    sources: Iterable[str] | None = None,
-    user_agents: Iterable[str] = USER_AGENTS,
-    rounds: int = 1,
-    tag: str | None = None,
-    timeout: float = 120.0,
-) -> dict:
-    """Send real traffic through the proxy; return what was sent and what came back.
+class _Recorder:
+    """Sends requests to the proxy and records what was sent and what came back (thread-safe)."""
 
-    Per round: non-streaming and streaming chat per (client address, user agent), a model
-    without rate-limit headers, embeddings, the 429 model, the 500 model (fallback succeeds),
-    the 500b model (fallback fails), a load-balanced group with a failing deployment, an
-    identical request sent twice (cache), an unknown model and an invalid key.
-    """
-    if sources is None:
-        sources = [LOOPBACK] + ([SECOND_LOOPBACK] if can_bind(SECOND_LOOPBACK) else [])
-    sources = list(sources)
-    user_agents = list(user_agents)
-    tag = tag or secrets.token_hex(4)
-    records = []
-    seq = [0]
+    def __init__(self, handle, sources: list, user_agents: list, timeout: float):
+        self.handle = handle
+        self.sources = sources
+        self.user_agents = user_agents
+        self.timeout = timeout
+        self.records = []
+        self._lock = threading.Lock()
 
-    def send(category, path, body, *, key="master", source=None, ua=None, method="POST"):
-        seq[0] += 1
-        source = source or sources[0]
-        ua = ua or user_agents[0]
+    def send(self, category, path, body, *, key="master", source=None, ua=None, method="POST"):
+        source = source or self.sources[0]
+        ua = ua or self.user_agents[0]
         error = None
         try:
-            res = request(handle, method, path, body, key=key, source=source, user_agent=ua, timeout=timeout)
+            res = request(self.handle, method, path, body, key=key, source=source, user_agent=ua, timeout=self.timeout)
             status = res.status
             if status == 200 and body and body.get("stream"):
                 if b"[DONE]" not in res.body:
@@ -1035,25 +1171,84 @@ def drive_traffic(
             status = -1
             error = str(exc)
             log(f"request {category} failed: {exc}")
-        records.append(
-            {
-                "category": category,
-                "path": path,
-                "model": (body or {}).get("model"),
-                "stream": bool((body or {}).get("stream")),
-                "source": source,
-                "user_agent": ua,
-                "status": status,
-                "error": error,
-            }
-        )
+        record = {
+            "category": category,
+            "path": path,
+            "model": (body or {}).get("model"),
+            "stream": bool((body or {}).get("stream")),
+            "source": source,
+            "user_agent": ua,
+            "status": status,
+            "error": error,
+        }
+        with self._lock:
+            self.records.append(record)
         return status
 
-    def chat(model, text, stream=False):
-        body = {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 32}
-        if stream:
-            body["stream"] = True
-        return body
+
+def _chat_body(model, text, stream=False, **extra):
+    body = {"model": model, "messages": [{"role": "user", "content": text}], "max_tokens": 32}
+    if stream:
+        body["stream"] = True
+    body.update(extra)
+    return body
+
+
+def _summary(records: list, tag: str, rounds: int) -> dict:
+    def tally(keyfunc):
+        out = {}
+        for rec in records:
+            k = keyfunc(rec)
+            out[k] = out.get(k, 0) + 1
+        return dict(sorted(out.items()))
+
+    by_category_status = {}
+    for rec in records:
+        by_category_status.setdefault(rec["category"], {})
+        st = str(rec["status"])
+        by_category_status[rec["category"]][st] = by_category_status[rec["category"]].get(st, 0) + 1
+    return {
+        "tag": tag,
+        "rounds": rounds,
+        "total": len(records),
+        "by_category": tally(lambda r: r["category"]),
+        "by_status": tally(lambda r: str(r["status"])),
+        "by_category_status": by_category_status,
+        "by_model": tally(lambda r: str(r["model"])),
+        "by_source": tally(lambda r: r["source"]),
+        "by_user_agent": tally(lambda r: r["user_agent"]),
+        "streaming": sum(1 for r in records if r["stream"]),
+        "records": records,
+    }
+
+
+def _default_sources() -> list:
+    return [LOOPBACK] + ([SECOND_LOOPBACK] if can_bind(SECOND_LOOPBACK) else [])
+
+
+def drive_traffic(
+    handle,
+    sources: Iterable[str] | None = None,
+    user_agents: Iterable[str] = USER_AGENTS,
+    rounds: int = 1,
+    tag: str | None = None,
+    timeout: float = 120.0,
+    profile: str = "default",
+) -> dict:
+    """Send real traffic through the proxy; return what was sent and what came back.
+
+    Per round: non-streaming and streaming chat per (client address, user agent), a model
+    without rate-limit headers, embeddings, the 429 model, the 500 model (fallback succeeds),
+    the 500b model (fallback fails), a load-balanced group with a failing deployment, an
+    identical request sent twice (cache), an unknown model and an invalid key.
+    profile='features' then adds drive_feature_traffic() once (the proxy must run that profile).
+    """
+    _check_profile(profile)
+    sources = list(sources) if sources is not None else _default_sources()
+    user_agents = list(user_agents)
+    tag = tag or secrets.token_hex(4)
+    rec = _Recorder(handle, sources, user_agents, timeout)
+    send, chat = rec.send, _chat_body
 
     for r in range(rounds):
         uniq = f"{tag}-{r}"
@@ -1113,28 +1308,104 @@ def drive_traffic(
         send("invalid_key", "/v1/models", None, key="sk-bad-" + secrets.token_hex(8), method="GET")
         send("list_models", "/v1/models", None, method="GET")
 
-    def tally(keyfunc):
-        out = {}
-        for rec in records:
-            k = keyfunc(rec)
-            out[k] = out.get(k, 0) + 1
-        return dict(sorted(out.items()))
+    records = rec.records
+    if profile == "features":
+        records = records + drive_feature_traffic(handle, sources=sources, tag=tag, timeout=timeout)["records"]
+    return _summary(records, tag, rounds)
 
-    by_category_status = {}
-    for rec in records:
-        by_category_status.setdefault(rec["category"], {})
-        st = str(rec["status"])
-        by_category_status[rec["category"]][st] = by_category_status[rec["category"]].get(st, 0) + 1
-    return {
-        "tag": tag,
-        "rounds": rounds,
-        "total": len(records),
-        "by_category": tally(lambda r: r["category"]),
-        "by_status": tally(lambda r: str(r["status"])),
-        "by_category_status": by_category_status,
-        "by_model": tally(lambda r: str(r["model"])),
-        "by_source": tally(lambda r: r["source"]),
-        "by_user_agent": tally(lambda r: r["user_agent"]),
-        "streaming": sum(1 for r in records if r["stream"]),
-        "records": records,
-    }
+
+def _admission_burst(rec: _Recorder, uniq: str, size: int) -> None:
+    """size concurrent requests to the slow model: more than admission control admits plus queues."""
+    barrier = threading.Barrier(size)
+
+    def one(i):
+        barrier.wait()
+        rec.send("admission_burst", "/v1/chat/completions", _chat_body("gpt-slow", f"burst {uniq} {i}"))
+
+    threads = [threading.Thread(target=one, args=(i,), name=f"burst-{i}") for i in range(size)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _redis_outage(rec: _Recorder, redis: RedisHandle, uniq: str, requests_during: int = 6) -> None:
+    """Stop redis, send cached chat requests (cache reads/writes fail), start redis again, send more."""
+    log(f"redis outage: stopping redis-server on port {redis.port}")
+    redis.stop()
+    try:
+        for i in range(requests_during):
+            rec.send("redis_outage", "/v1/chat/completions", _chat_body("gpt-ok", f"redis down {uniq} {i}"))
+    finally:
+        redis.start()
+    log("redis outage over: redis-server is back")
+    # the breaker half-opens after its recovery timeout (FEATURE_ENV), then closes on a success
+    time.sleep(float(FEATURE_ENV["REDIS_CIRCUIT_BREAKER_RECOVERY_TIMEOUT"]) + 1.0)
+    for i in range(3):
+        rec.send("redis_recovered", "/v1/chat/completions", _chat_body("gpt-ok", f"redis back {uniq} {i}"))
+        time.sleep(0.5)
+
+
+def drive_feature_traffic(
+    handle,
+    sources: Iterable[str] | None = None,
+    tag: str | None = None,
+    timeout: float = 120.0,
+    redis_outage: bool = True,
+) -> dict:
+    """The ``features`` profile's requests (proxy launched with profile='features'); same result shape
+    as drive_traffic.
+
+    Token details (plain and streamed), image generation, a video job, guardrails that pass at the
+    pre/during/post-call hooks and one that blocks, a request whose logging callback fails, a billable
+    request priced at $0, a burst that overflows admission control, and, when handle is a Stack with
+    redis and redis_outage is set, a redis outage with requests during and after it.
+    """
+    sources = list(sources) if sources is not None else _default_sources()
+    tag = tag or secrets.token_hex(4)
+    uniq = f"{tag}-features"
+    rec = _Recorder(handle, sources, list(USER_AGENTS), timeout)
+    send, chat = rec.send, _chat_body
+
+    for i in range(2):
+        send("token_details", "/v1/chat/completions", chat("gpt-details", f"details {uniq} {i}"))
+    send(
+        "token_details_stream",
+        "/v1/chat/completions",
+        chat("gpt-details", f"details stream {uniq}", stream=True, stream_options={"include_usage": True}),
+    )
+    for n in (2, 1):
+        send(
+            "image_generation",
+            "/v1/images/generations",
+            {"model": "gpt-image-fake", "prompt": f"cat {uniq} {n}", "n": n},
+        )
+    send("video_generation", "/v1/videos", {"model": "video-fake", "prompt": f"waves {uniq}", "seconds": "4"})
+    for i in range(2):
+        send(
+            "guardrails_pass",
+            "/v1/chat/completions",
+            chat("gpt-ok", f"guarded {uniq} {i}", guardrails=list(PASSING_GUARDRAILS)),
+        )
+    send(
+        "guardrail_block",
+        "/v1/chat/completions",
+        chat("gpt-ok", f"blocked {uniq}", guardrails=[BLOCKING_GUARDRAIL]),
+    )
+    send(
+        "callback_failure",
+        "/v1/chat/completions",
+        chat("gpt-ok", f"log me {uniq}", metadata={"tags": [FAIL_LOGGING_TAG]}),
+    )
+    send("zero_cost", "/v1/chat/completions", chat("gpt-zero-cost", f"free {uniq}"))
+    for i in range(2):
+        send(
+            "mcp_tool_call",
+            "/mcp-rest/tools/call",
+            {"server_id": MCP_SERVER, "name": "echo", "arguments": {"text": f"echo {uniq} {i}"}},
+        )
+    _admission_burst(rec, uniq, ADMISSION_BURST)
+    redis = handle.redis if isinstance(handle, Stack) else None
+    if redis_outage and redis is not None:
+        _redis_outage(rec, redis, uniq)
+    return _summary(rec.records, tag, 1)

@@ -36,8 +36,16 @@ def instance_collect_histogram_buckets():
     return True
 
 
+def instance_collect_readiness():
+    return True
+
+
 def instance_disable_generic_tags():
     return False
+
+
+def instance_drop_none_tags():
+    return True
 
 
 def instance_empty_default_hostname():
@@ -49,6 +57,10 @@ def instance_enable_health_service_check():
 
 
 def instance_enable_legacy_tags_normalization():
+    return True
+
+
+def instance_hash_unhashed_api_keys():
     return True
 
 
@@ -72,6 +84,14 @@ def instance_kerberos_force_initiate():
     return False
 
 
+def instance_litellm_health_min_interval():
+    return 300
+
+
+def instance_litellm_health_timeout():
+    return 30
+
+
 def instance_log_requests():
     return False
 
@@ -88,11 +108,19 @@ def instance_persist_connections():
     return False
 
 
+def instance_readiness_timeout():
+    return 5
+
+
 def instance_request_size():
     return 16
 
 
 def instance_skip_proxy():
+    return False
+
+
+def instance_submit_no_limit_sentinels():
     return False
 
 

@@ -1,0 +1,267 @@
+"""What went wrong with a scrape, in words that say what to do.
+
+Each function turns one kind of failure (transport, HTTP status, a body that is not metrics, a body cut short)
+into the message of the `litellm.openmetrics.health` service check and of the run's error. They quote hosts,
+paths and short excerpts, never header values; the scraper still scrubs every message before it leaves."""
+
+import re
+import socket
+import ssl
+from http.client import BadStatusLine
+from urllib.parse import urlsplit
+
+from requests import exceptions as rex
+from urllib3 import exceptions as u3
+
+AUTH_HINT = (
+    'send a LiteLLM key with `headers: {Authorization: "Bearer <key>"}` (or `extra_headers`, or `auth_token`), '
+    'or set `litellm_settings.require_auth_for_metrics_endpoint: false` on the proxy'
+)
+ENDPOINT_HINT = "point `openmetrics_endpoint` at the LiteLLM proxy's `/metrics/`"
+POINT_AT_METRICS = ENDPOINT_HINT[0].upper() + ENDPOINT_HINT[1:]
+
+
+class ScrapeError(rex.RequestException):
+    """A failed scrape. Its message says what to do and holds no secret. A `RequestException`, so the base check
+    prefixes it with the endpoint like any other request error."""
+
+
+def transport_message(exc, url, connect_timeout, read_timeout):
+    """The message for an exception raised while sending the request or reading the body."""
+    where = host_port(url)
+    chain = list(causes(exc))
+
+    def has(*types):
+        return any(isinstance(c, types) for c in chain)
+
+    if isinstance(exc, rex.InvalidHeader) or has(u3.InvalidHeader):
+        return (
+            'A request header value is invalid: it starts or ends with whitespace or holds a line break (often '
+            'the newline at the end of a secret file). Remove it from the value in `headers`, `extra_headers` '
+            'or the `auth_token` writer.'
+        )
+    if has(UnicodeEncodeError):
+        return (
+            'A request header value holds a character HTTP cannot carry (outside Latin-1): check the key in `headers`.'
+        )
+    if isinstance(exc, (rex.MissingSchema, rex.InvalidSchema, rex.InvalidURL)) or has(u3.LocationValueError):
+        return f'`openmetrics_endpoint` is not a valid http(s) URL ({exc}): for example http://localhost:4000/metrics/.'
+    if isinstance(exc, rex.TooManyRedirects):
+        return f'Too many redirects (a loop?) from `{safe_url(url)}`: {ENDPOINT_HINT}, the URL that answers 200.'
+    if isinstance(exc, rex.ContentDecodingError) or has(u3.DecodeError):
+        return (
+            'The body says it is compressed (Content-Encoding) but does not decompress: something between the '
+            "Agent and LiteLLM corrupts the response. Scrape the proxy directly, or check that hop's settings."
+        )
+    if isinstance(exc, rex.ProxyError):
+        return (
+            f'The HTTP proxy between the Agent and {where} failed ({first_line(exc)}). Check the `proxy` '
+            'settings, or set `skip_proxy: true` on this instance if LiteLLM is reachable directly.'
+        )
+    if isinstance(exc, rex.SSLError) or has(ssl.SSLError):
+        return tls_message(chain, where)
+    if has(u3.NameResolutionError, socket.gaierror):
+        return (
+            f'Cannot resolve the host name in `{safe_url(url)}`. Check the host of `openmetrics_endpoint` '
+            '(with Autodiscovery, use `%%host%%`).'
+        )
+    if has(ConnectionRefusedError):
+        return (
+            f'Connection refused by {where}: nothing listens there. Check that the LiteLLM proxy is running and '
+            'that `openmetrics_endpoint` has its host and port (LiteLLM listens on 4000 unless `--port` says '
+            'otherwise).'
+        )
+    if isinstance(exc, rex.ConnectTimeout):
+        return (
+            f'No TCP connection to {where} within {connect_timeout:g} s (`connect_timeout`/`timeout`): the host '
+            'is unreachable, a firewall drops the packets, or the proxy is too busy to accept. Check the address '
+            'and the network path.'
+        )
+    if isinstance(exc, rex.ReadTimeout):
+        return (
+            f'{where} accepted the connection but sent no response within {read_timeout:g} s (`read_timeout`/'
+            '`timeout`): the proxy is overloaded or stuck. Check its logs and CPU; raise `timeout` if it is only slow.'
+        )
+    if has(u3.ReadTimeoutError, TimeoutError):
+        return (
+            f'The body from {where} stalled: nothing arrived for {read_timeout:g} s in the middle of it. The proxy '
+            'is overloaded or stuck; the lines read before the stall were submitted.'
+        )
+    # http.client's RemoteDisconnected (closed before the status line) is a ConnectionResetError.
+    if has(ConnectionResetError, ConnectionAbortedError, BrokenPipeError):
+        return (
+            f'{where} closed the connection without a complete HTTP response ({last_reason(chain)}). The proxy '
+            'may be restarting; if it lasts, check that this port serves HTTP (for a TLS port, use `https://`).'
+        )
+    if has(BadStatusLine):
+        return (
+            f'{where} answered with something that is not HTTP ({last_reason(chain)}): check the port of '
+            '`openmetrics_endpoint`.'
+        )
+    if isinstance(exc, rex.ChunkedEncodingError) or has(u3.ProtocolError):
+        return (
+            f'The connection to {where} broke while reading the body ({last_reason(chain)}). The proxy may be '
+            'restarting or a load balancer cut the response.'
+        )
+    if isinstance(exc, rex.ConnectionError):
+        return f'Cannot reach {where} ({last_reason(chain)}): check that the proxy runs and the network path.'
+    return f'The request to {where} failed: {type(exc).__name__}: {first_line(exc)}'
+
+
+def tls_message(chain, where):
+    verify = next((c for c in chain if isinstance(c, ssl.SSLCertVerificationError)), None)
+    if verify is not None:
+        reason = verify.verify_message or 'certificate verify failed'
+        if 'mismatch' in reason or 'hostname' in reason.lower():
+            return (
+                f'TLS: the certificate of {where} does not name this host ({reason}). Use a host name the '
+                'certificate lists, or set `tls_validate_hostname: false`.'
+            )
+        return (
+            f"TLS: the certificate of {where} could not be verified ({reason}). Set `tls_ca_cert` to the CA that "
+            'signed it; `tls_verify: false` skips the check (not recommended: the key is sent to whoever answers).'
+        )
+    reasons = {getattr(c, 'reason', None) for c in chain if isinstance(c, ssl.SSLError)}
+    if reasons & {'WRONG_VERSION_NUMBER', 'RECORD_LAYER_FAILURE', 'HTTP_REQUEST', 'PACKET_LENGTH_TOO_LONG'}:
+        return (
+            f'TLS handshake with {where} failed: the port does not speak TLS. Use `http://` in `openmetrics_endpoint`.'
+        )
+    return f'TLS handshake with {where} failed ({last_reason(chain)}): check the `tls_*` options.'
+
+
+def status_message(status, reason, url, location=None, key_header=None, excerpt=''):
+    """The message for a response that is not a 2xx."""
+    head = f'HTTP {status} {reason or ""}'.rstrip()
+    if status in (401, 403):
+        if key_header:
+            return (
+                f'{head}: the proxy rejected the key sent in `{key_header}`. Check that it is a valid key of this '
+                'proxy (its master key or a virtual key that is not expired or blocked), or set '
+                '`litellm_settings.require_auth_for_metrics_endpoint: false` on the proxy.'
+            )
+        return f'{head}: the proxy wants a key on `/metrics` (the default since about LiteLLM 1.84): {AUTH_HINT}.'
+    if status == 404:
+        return (
+            f'{head} at `{safe_url(url)}`. LiteLLM serves metrics at `/metrics/`, and only when '
+            '`litellm_settings.callbacks` includes `prometheus`: check `openmetrics_endpoint` and the proxy config.'
+        )
+    if status == 407:
+        return f'{head}: the HTTP proxy in front of LiteLLM wants credentials: check the `proxy` settings.'
+    if 300 <= status < 400:
+        target = f' to `{safe_url(location)}`' if location else ''
+        return f'{head}: redirect{target} not followed: set `openmetrics_endpoint` to the final URL, `/metrics/`.'
+    if status in (502, 504):
+        what = 'a load balancer or gateway in front of LiteLLM got no answer from it: check that the proxy runs'
+    elif status == 503:
+        what = "the proxy is unavailable (starting, restarting, draining or overloaded): check its health and logs"
+    elif status >= 500:
+        what = "the proxy failed while answering: check its logs"
+    else:
+        what = f'the request was refused: {ENDPOINT_HINT}'
+    body = f' Body: "{excerpt}"' if excerpt else ''
+    return f'{head}: {what}.{body}'
+
+
+def html_message(url, redirected_to=None, title=''):
+    via = f' (after a redirect to `{safe_url(redirected_to)}`)' if redirected_to else ''
+    named = f' titled "{title}"' if title else ''
+    return (
+        f'The response is an HTML page{named}{via}, not Prometheus metrics: a login page, a gateway error page or '
+        f'another web app answers at `{safe_url(url)}`. {POINT_AT_METRICS}, reachable by the Agent '
+        'without an SSO or auth gateway.'
+    )
+
+
+def json_message(url, excerpt=''):
+    body = f' ("{excerpt}")' if excerpt else ''
+    return (
+        f'The response is JSON{body}, not Prometheus metrics: `{safe_url(url)}` is an API route, not the metrics '
+        f'endpoint. {POINT_AT_METRICS}.'
+    )
+
+
+def empty_body_message(url):
+    return (
+        f'The response from `{safe_url(url)}` has an empty body: LiteLLM always exports some metrics, so '
+        f'either this is not its metrics endpoint or something in between dropped the body. {POINT_AT_METRICS}.'
+    )
+
+
+def not_metrics_message(url, line_number, line, error):
+    return (
+        f'The body of `{safe_url(url)}` is not in the Prometheus text format (line {line_number}: "{excerpt(line)}": '
+        f'{first_line(error)}). {POINT_AT_METRICS}; the families before it were submitted.'
+    )
+
+
+def cut_short_message(bytes_read, why, lines, dropped):
+    if lines:
+        kept = (
+            f'the {lines} lines of its complete families were submitted; the family it stopped in ({dropped} '
+            'lines, the partial last one included) was dropped, so no series carries a partial value'
+        )
+    else:
+        kept = 'no family arrived whole, nothing was submitted'
+    return (
+        f'The body was cut short after {bytes_read} bytes ({why}): {kept}. The proxy restarted mid-response, or '
+        'a load balancer or proxy in between cuts responses: if it lasts, check their logs and response size or '
+        'time limits.'
+    )
+
+
+def causes(exc, limit=16):
+    """The exception and everything it wraps: arguments, urllib3's `reason`, `__cause__` and `__context__`."""
+    seen, todo = set(), [exc]
+    while todo and len(seen) < limit:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo.extend(arg for arg in getattr(current, 'args', ()) if isinstance(arg, BaseException))
+        reason = getattr(current, 'reason', None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+        todo.extend((current.__cause__, current.__context__))
+
+
+def last_reason(chain):
+    """The innermost description: `Connection refused`, `Remote end closed connection without response`."""
+    for exc in reversed(chain):
+        text = first_line(exc)
+        if text:
+            return excerpt(text, 160)
+    return type(chain[-1]).__name__
+
+
+def first_line(exc):
+    text = getattr(exc, 'strerror', None) or str(exc)
+    return text.strip().splitlines()[0] if text.strip() else ''
+
+
+def excerpt(text, limit=120):
+    text = re.sub(r'\s+', ' ', text or '').strip()
+    return text if len(text) <= limit else text[: limit - 3] + '...'
+
+
+def safe_url(url):
+    """The URL without user info or query: what can be quoted in a message or a log."""
+    try:
+        parts = urlsplit(url or '')
+        host = parts.hostname or ''
+        if ':' in host:
+            host = f'[{host}]'
+        port = f':{parts.port}' if parts.port else ''
+    except ValueError:
+        return '<invalid URL>'
+    return f'{parts.scheme}://{host}{port}{parts.path}' if parts.scheme else parts.path
+
+
+def host_port(url):
+    try:
+        parts = urlsplit(url or '')
+        port = parts.port or {'http': 80, 'https': 443}.get(parts.scheme, '')
+        host = parts.hostname or ''
+    except ValueError:
+        return 'the endpoint'
+    return f'{host}:{port}' if host else 'the endpoint'

@@ -1,0 +1,134 @@
+"""Keep the LiteLLM key out of everything the check writes.
+
+The key that opens `/metrics` is often the proxy's master key. It travels in a request header (`headers`,
+`extra_headers`, or written there by `auth_token` at request time), and `requests` quotes header values and URLs
+in some of its errors. So every message the check builds, every log line of the check's logger, every tag and
+every body line is passed through `Redactor.scrub` first."""
+
+import logging
+import re
+import weakref
+from urllib.parse import parse_qsl, urlsplit
+
+MASK = '********'
+
+# Headers whose value is a credential. LiteLLM reads its key from `Authorization`, `x-litellm-api-key`,
+# `API-Key`, `x-api-key`, `x-goog-api-key`, `Ocp-Apim-Subscription-Key` or a custom header name, hence a pattern.
+CREDENTIAL_NAME = re.compile(r'auth|key|token|secret|passw|cookie|session|credential|signature', re.IGNORECASE)
+# Words of a header value that are not the secret (`Bearer <key>`).
+AUTH_SCHEMES = frozenset({'bearer', 'basic', 'token', 'digest', 'negotiate', 'apikey', 'api-key'})
+# Shorter values are not masked: masking `abc` everywhere would garble messages and protect nothing.
+MIN_SECRET_LENGTH = 6
+
+
+class Redactor:
+    """Masks the secrets of one instance. Header values are read at each use: `auth_token` rotates them."""
+
+    def __init__(self, config, http_options):
+        self._headers = http_options.get('headers') or {}
+        self._static = set()
+        for option in ('password', 'proxy_password'):
+            self._add(self._static, config.get(option))
+        reader = (config.get('auth_token') or {}).get('reader') or {}
+        if isinstance(reader, dict):
+            self._add(self._static, reader.get('client_secret'))
+        proxies = config.get('proxy') or {}
+        urls = [config.get('openmetrics_endpoint')] + (list(proxies.values()) if isinstance(proxies, dict) else [])
+        for url in urls:
+            for secret in url_secrets(url):
+                self._add(self._static, secret)
+
+    def secrets(self):
+        """Every secret known now, longest first so that `Bearer <key>` is masked whole."""
+        found = set(self._static)
+        for name, value in list(self._headers.items()):
+            if isinstance(name, str) and CREDENTIAL_NAME.search(name):
+                for piece in header_value_pieces(value):
+                    self._add(found, piece)
+        return sorted(found, key=len, reverse=True)
+
+    def scrub(self, text):
+        if not text:
+            return text
+        for secret in self.secrets():
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def sent_key_header(self):
+        """The name of the credential header sent, if any (never its value)."""
+        for name, value in self._headers.items():
+            if isinstance(name, str) and CREDENTIAL_NAME.search(name) and value:
+                return name
+        return None
+
+    @staticmethod
+    def _add(found, value):
+        if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH:
+            found.add(value)
+            found.add(value.strip())
+
+
+def header_value_pieces(value):
+    """The value, trimmed, and each word but the scheme: requests quotes a bad value with its whitespace."""
+    if not isinstance(value, str):
+        return []
+    pieces = [value, value.strip()]
+    pieces.extend(word for word in value.split() if word.lower() not in AUTH_SCHEMES)
+    return pieces
+
+
+def url_secrets(url):
+    """The password of a URL's user info, and the values of query parameters named like credentials."""
+    if not isinstance(url, str):
+        return []
+    try:
+        parts = urlsplit(url)
+        secrets = [parts.password] if parts.password else []
+    except ValueError:
+        return []
+    secrets.extend(value for name, value in parse_qsl(parts.query) if CREDENTIAL_NAME.search(name))
+    return secrets
+
+
+class _ScrubLogRecords(logging.Filter):
+    """One per logger: every instance of the check logs through the same logger, so the filter holds the
+    redactors of all live instances (weakly: a removed instance takes its secrets with it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.redactors = weakref.WeakSet()
+
+    def filter(self, record):
+        redactors = list(self.redactors)
+        if not redactors:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True  # a malformed log call: the handler reports it, as without this filter
+        scrubbed = message
+        for redactor in redactors:
+            scrubbed = redactor.scrub(scrubbed)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        for field in ('exc_text', 'stack_info'):
+            text = getattr(record, field, None)
+            if text:
+                for redactor in redactors:
+                    text = redactor.scrub(text)
+                setattr(record, field, text)
+        return True
+
+
+def scrub_logger(logger, redactor):
+    """Mask `redactor`'s secrets in every record `logger` emits, whatever the level or the handler."""
+    for existing in logger.filters:
+        if isinstance(existing, _ScrubLogRecords):
+            existing.redactors.add(redactor)
+            return
+    scrubber = _ScrubLogRecords()
+    scrubber.redactors.add(redactor)
+    logger.addFilter(scrubber)
