@@ -402,7 +402,7 @@ QUESTIONS = {
         'litellm.openmetrics.health',
         'litellm.readiness',
         'litellm.scrape.series',
-        'litellm.not_a_premium_user.metric.count',
+        'litellm.prometheus.licensed',
         'litellm.process.uptime.seconds',
         'litellm.in_flight_requests',
     },
@@ -584,7 +584,11 @@ def test_monitor(name, path):
     assert definition['name'] == monitor['title']
     assert 'integration:litellm' in definition['tags']
     thresholds = definition['options']['thresholds']
-    assert isinstance(thresholds['critical'], (int, float))
+    # A service check that never reports CRITICAL (litellm.prometheus.licensed) alerts on WARNING alone.
+    alerting = [thresholds[s] for s in ('critical', 'warning') if s in thresholds]
+    assert alerting and all(isinstance(t, (int, float)) for t in alerting)
+    if definition['type'] == 'query alert':
+        assert isinstance(thresholds['critical'], (int, float))
     assert not ('notify_no_data' in definition['options'] and 'on_missing_data' in definition['options'])
     if definition['type'] == 'query alert':
         problems = query_alert_problems(definition, monitor['description'])
