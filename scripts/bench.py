@@ -7,15 +7,15 @@ warm-up:
   a  our check (LitellmCheck) with its defaults
   b  a plain OpenMetrics V2 check whose only knowledge is a rename table of the seed's 97 names
   a0 our check with `raw_line_filters: []` (the line filter cut undone; opt-in with --configs)
-  c  the parse alone: the base library's parser over the payload, every sample consumed
+  c  the parse alone: the base library's parser over the whole payload (no line filter), every sample read
 
 Submissions go to a counting sink (calls, distinct contexts), not the test aggregator, whose bookkeeping costs
 more than the Agent's submission. Then a long run of (a) reports memory growth, and cProfile shows where (a)
 spends its time.
 
-    make bench                         # N = 10, 50, 300; memory run; profile
-    scripts/bench.py --quick           # N = 10, 50, fewer scrapes, short memory run
-    scripts/bench.py --n 50 --scrapes 3 --configs a,a0
+    make bench                                        # N = 10, 50, 300; memory run; profile
+    make bench BENCH_ARGS=--quick                     # N = 10, 50, fewer scrapes, short memory run
+    make bench BENCH_ARGS='--n 50 --configs a,a0 --no-memory --no-profile'
 """
 
 import argparse
