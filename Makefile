@@ -3,11 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CHECK := litellm
 
-.PHONY: help venv lint validate live-env unit test demo fmt
+.PHONY: help venv lint validate live-env unit oldest-base test demo fmt
 
 help:
 	@echo "make demo   - run the check against a real LiteLLM proxy on this machine"
 	@echo "make test   - lint, ddev validations and every test (installs what it needs)"
+	@echo "make bench  - scrape benchmark (CPU, memory, series per scrape for 10, 50, 300 callers)"
 	@echo "make fmt    - format the code"
 	@echo "make live-env - install the LiteLLM proxy and redis-server the live tests use (make test does it)"
 
@@ -21,11 +22,12 @@ lint: venv
 fmt: venv
 	PATH="$(CURDIR)/.cache/venv/bin:$$PATH" ddev --no-interactive --here test --fmt $(CHECK)
 
-# Validations fail when a generated file (conf.yaml.example, config_models) is out of sync with spec.yaml.
+# Validations fail when a generated file (conf.yaml.example, config_models) is out of sync with spec.yaml, and on
+# metadata, service checks, dashboards, the tile README and package metadata that Datadog would refuse.
 validate: venv
 	@echo "== ddev validations"
 	@export PATH="$(CURDIR)/.cache/venv/bin:$$PATH"; set -e; \
-	for v in config models metadata service-checks; do \
+	for v in config models metadata service-checks dashboards readmes package imports; do \
 		echo "-- validate $$v"; ddev --no-interactive --here validate $$v $(CHECK); \
 	done
 
@@ -39,7 +41,12 @@ unit: venv live-env
 	@echo "== tests"
 	cd $(CHECK) && ../.cache/venv/bin/python -m pytest -p no:cacheprovider -ra tests
 
-test: lint validate unit
+# The parser and unit tests again against the oldest datadog-checks-base the check supports (pyproject's floor),
+# in .cache/venv-oldest (built once, about a minute).
+oldest-base: venv
+	@scripts/test-oldest-base.sh
+
+test: lint validate unit oldest-base
 
 demo: venv
 	@.cache/venv/bin/python scripts/demo.py

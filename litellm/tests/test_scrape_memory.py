@@ -8,17 +8,18 @@ from .common import NEWEST
 
 def test_each_family_is_freed_before_the_next_is_parsed(dd_run_check, aggregator, serve_fixture, monkeypatch):
     parsed = []
-    base_yield_metrics = OpenMetricsScraper.yield_metrics
+    base_consume_metrics = OpenMetricsScraper.consume_metrics
 
     def recording(self, runtime_data):
-        for metric in base_yield_metrics(self, runtime_data):
+        for metric in base_consume_metrics(self, runtime_data):
             # Every family handed out before this one has been submitted and must no longer hold its samples.
             assert all(not previous.samples for previous in parsed), parsed[-1].name
             parsed.append(metric)
             yield metric
 
-    monkeypatch.setattr(OpenMetricsScraper, 'yield_metrics', recording)
-    dd_run_check(LitellmCheck('litellm', {}, [serve_fixture('real', NEWEST, 'metrics.txt')]))
+    monkeypatch.setattr(OpenMetricsScraper, 'consume_metrics', recording)
+    # The base library's path (`fast_parser: false`); the fast path holds no parsed family at all.
+    dd_run_check(LitellmCheck('litellm', {}, [serve_fixture('real', NEWEST, 'metrics.txt', fast_parser=False)]))
     assert len(parsed) > 100
     assert not parsed[-1].samples
     # Freed only after submission: the request counter was submitted with its values.

@@ -49,8 +49,9 @@ class BodyLines:
     """The body's lines, decoded and scrubbed of secrets, handed over one whole family at a time. After the
     iteration: `bytes`, `lines` (handed over), `cut` (why the body ended early, or None) and `dropped`."""
 
-    def __init__(self, response, url, secrets):
+    def __init__(self, response, url, secrets, errors='replace'):
         self.response = response
+        self.errors = errors  # how invalid UTF-8 is decoded: replaced, or kept as lone surrogates for the parser
         self.url = url
         self.secrets = secrets
         self.bytes = 0
@@ -83,7 +84,7 @@ class BodyLines:
                         continue  # only blank lines so far: nothing to judge or parse yet
                     self._refuse_if_not_metrics(data)
                     sniffed = True
-                for line in self._scrub(data[:end].decode(self.encoding, 'replace')).split('\n'):
+                for line in self._scrub(data[:end].decode(self.encoding, self.errors)).split('\n'):
                     if family and line.startswith(FAMILY_START):
                         yield from self._hand_over(family)
                         family = []
@@ -130,7 +131,8 @@ class BodyLines:
 
     def not_metrics_message(self, parse_error):
         """For a parse error: the parser fails on the line it was just handed, the last one read."""
-        return errors.not_metrics_message(self.url, self.lines, self.last_line, parse_error)
+        line = self.last_line.encode('utf-8', 'replace').decode('utf-8')  # no lone surrogate in a message
+        return errors.not_metrics_message(self.url, self.lines, line, parse_error)
 
     def _refuse_if_not_metrics(self, data):
         start = data.lstrip()[:1]

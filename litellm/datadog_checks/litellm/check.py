@@ -1,3 +1,6 @@
+from collections import ChainMap
+from collections.abc import Mapping
+
 from datadog_checks.base import AgentCheck, OpenMetricsBaseCheckV2, is_affirmative
 
 from .licence import LicenceWatch
@@ -63,4 +66,9 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
         }
 
     def create_scraper(self, config):
-        return LitellmScraper(self, self.get_config_with_defaults(config))
+        config = self.get_config_with_defaults(config)
+        renames = config.get('rename_labels')
+        if isinstance(renames, Mapping):
+            # As datadog-checks-base >= 38 does: the instance's renames merged over the defaults, not replacing them.
+            config = ChainMap({'rename_labels': {**GENERIC_RENAMES, **renames}}, config)
+        return LitellmScraper(self, config)

@@ -4,14 +4,20 @@ lives here, so it is made in one place."""
 from requests import exceptions as rex
 from urllib3 import exceptions as u3
 
+from datadog_checks.base import is_affirmative
 from datadog_checks.base.checks.openmetrics.v2.scraper import OpenMetricsScraper
 from datadog_checks.base.constants import ServiceCheck
+from datadog_checks.base.errors import ConfigurationError
 
 from . import http_errors
 from .body import BodyLines, response_problem
+from .fastpath import DEFAULT_CACHE_SIZE, Reader, excerpt
 from .licence import UNLICENSED_FAMILY
 from .redact import Redactor, scrub_logger
 from .tags import BOUND_TAGS, TagPolicy
+
+# A skipped line holding this many characters of a secret in a row is not logged.
+NEAR_SECRET = 10
 
 
 class LitellmScraper(OpenMetricsScraper):
@@ -25,15 +31,118 @@ class LitellmScraper(OpenMetricsScraper):
         self.exclude_labels -= BOUND_TAGS
         if self.include_labels:
             self.include_labels |= BOUND_TAGS
+        self.reader = self.make_reader(config)
 
-    def yield_metrics(self, runtime_data):
-        # The one place labels become tags: each parsed family goes through the tag policy (dropped labels and
-        # values, hashed keys, series left with the same tags combined) before the transformers see it.
-        for metric in super().yield_metrics(runtime_data):
-            yield self.tag_policy.apply(metric)
+    # Reading: with `fast_parser` (the default) the lines are read by the strict parser of fastpath.py, which
+    # loses a malformed line rather than the scrape; with the default options it also submits the families of
+    # the rename table itself (FAST_PATH_BLOCKERS lists the options it leaves to the base library's pipeline).
+    # `fast_parser: false` is the base library's path, unchanged.
+
+    def make_reader(self, config):
+        if not is_affirmative(config.get('fast_parser', True)):
+            return None
+        size = config.get('series_cache_size', DEFAULT_CACHE_SIZE)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ConfigurationError('Setting `series_cache_size` must be a non-negative integer')
+        return Reader(self, fast=not self.fast_path_blockers(), cache_size=size)
+
+    def fast_path_blockers(self):
+        """The options set on this instance that the fast path does not mirror."""
+        transformer = self.metric_transformer
+        options = {
+            'share_labels or target_info': self.label_aggregator.configured or self.target_info,
+            'use_process_start_time': self.use_process_start_time,
+            'raw_metric_prefix': self.raw_metric_prefix,
+            'telemetry': self.enable_telemetry,
+            'hostname_label': self.hostname_label,
+            'histogram_buckets_as_distributions': transformer.histogram_buckets_as_distributions,
+            'non_cumulative_histogram_buckets': transformer.non_cumulative_histogram_buckets,
+            'collect_counters_with_distributions': transformer.collect_counters_with_distributions,
+        }
+        return [option for option, value in options.items() if value]
+
+    def openmetrics_format(self):
+        # As the base picks its parser (`parse_metric_families`).
+        return self._use_latest_spec or self._content_type.split(';')[0] == 'application/openmetrics-text'
+
+    def _scrape(self):
+        if self.reader is None or not self.reader.fast:
+            return super()._scrape()
+        runtime_data = {'flush_first_value': bool(self.flush_first_value), 'static_tags': self.static_tags}
+        for metric in self.reader.read(self.stream_connection_lines(), runtime_data, self.line_number):
+            self.transform_family(metric, runtime_data)
+        self.refuse_unreadable_body()
+
+    def refuse_unreadable_body(self):
+        """A body of which no line could be read is not metrics (an error text served with a 200): that is a
+        failed scrape, not one with skipped lines."""
+        reader = self.reader
+        if reader.skipped and not reader.read_ok:
+            line_number, reason, line = reader.first_skipped
+            raise http_errors.ScrapeError(http_errors.not_metrics_message(self.endpoint, line_number, line, reason))
+
+    def transform_family(self, metric, runtime_data):
+        """A family the fast path leaves to the base library: the steps of its consume_metrics and _scrape."""
+        if metric.name in self.exclude_metrics or (
+            self.exclude_metrics_pattern is not None and self.exclude_metrics_pattern.search(metric.name)
+        ):
+            return
+        self.policy_applied(metric)
+        transformer = self.metric_transformer.get(metric)
+        if transformer is not None:
+            self.reader.saw_native(metric)
+            transformer(metric, self.generate_sample_data(metric), runtime_data)
+        metric.samples = []
+
+    def parse_metrics(self):
+        if self.reader is None:
+            yield from super().parse_metrics()
+            return
+        # The options the fast path leaves to the base library: its pipeline runs on the strict parser's families.
+        for metric in self.reader.read(self.stream_connection_lines(), None, self.line_number):
+            self.submit_telemetry_number_of_total_metric_samples(metric)
+            if self.raw_metric_prefix and metric.name.startswith(self.raw_metric_prefix):
+                metric.name = metric.name[len(self.raw_metric_prefix) :]
+            yield metric
+        self.refuse_unreadable_body()
+
+    def line_number(self):
+        return self.body_lines.lines if self.body_lines is not None else 0
+
+    def loggable(self, line):
+        """A skipped line as the log shows it: cut, undecodable bytes escaped, and not at all if it holds part of
+        a configured secret (BodyLines masks a key in the body whole; a damaged copy would escape it)."""
+        text = excerpt(line)
+        for secret in self.redactor.secrets():
+            size = min(NEAR_SECRET, len(secret))
+            if any(secret[i : i + size] in text for i in range(len(secret) - size + 1)):
+                return '(not shown: it holds part of a configured secret)'
+        return text
+
+    # The base library's path: the one place labels become tags. Each parsed family goes through the tag policy
+    # (dropped labels and values, hashed keys, series left with the same tags combined) before the transformers
+    # see it. Both consume methods, which every base version runs (`yield_metrics` is only in >= 38).
+
+    def consume_metrics(self, runtime_data):
+        yield from self.tagged(super().consume_metrics(runtime_data))
+
+    def consume_metrics_w_target_info(self, runtime_data):
+        yield from self.tagged(super().consume_metrics_w_target_info(runtime_data))
+
+    def tagged(self, metrics):
+        for metric in metrics:
+            yield self.policy_applied(metric)
             # Submitted: free the samples now, or they stay referenced while the next family is parsed, and the
             # peak memory holds two families (one of a busy proxy's histograms is tens of megabytes).
             metric.samples = []
+
+    def policy_applied(self, metric):
+        metric = self.tag_policy.apply(metric)
+        withheld = getattr(metric, 'withheld', None)
+        if withheld:
+            # Tag sets an unreadable line of the family may have belonged to (fastpath.Reader.withhold).
+            self.reader.withhold(withheld, metric.samples, lambda sample: (sample.name, sample.labels))
+        return metric
 
     def scrape(self):
         self.series = 0
@@ -88,7 +197,10 @@ class LitellmScraper(OpenMetricsScraper):
     def stream_connection_lines(self):
         with self.get_connection() as response:
             self._content_type = response.headers.get('Content-Type', '')  # picks the parser, as in the base
-            self.body_lines = BodyLines(response, self.endpoint, self.redactor.secrets())
+            # The strict parser skips a line with invalid UTF-8 (kept as lone surrogates); the base's path reads
+            # it with replacement characters.
+            errors = 'replace' if self.reader is None else 'surrogateescape'
+            self.body_lines = BodyLines(response, self.endpoint, self.redactor.secrets(), errors=errors)
             yield from self.body_lines
 
     def explain_failure(self, error):
@@ -109,11 +221,34 @@ class LitellmScraper(OpenMetricsScraper):
         return self.redactor.scrub(message), known
 
     def report_scraped_body(self):
+        # Partial, not failed: the lines that were read were right and are kept, so WARNING and no run error.
+        problems = []
         if self.body_lines is not None and self.body_lines.cut:
-            # Partial, not failed: the complete lines were right and are kept, so WARNING and no run error.
-            message = self.redactor.scrub(self.body_lines.cut_message())
+            problems.append(self.redactor.scrub(self.body_lines.cut_message()))
+            self.count('scrape.truncated', 1, tags=self.tags)
+        skipped = self.reader.skipped if self.reader is not None else 0
+        if skipped:
+            problems.append(self.skipped_message())
+        # Sent on every successful scrape, 0 included, so a monitor can alert on it.
+        self.count('scrape.skipped_lines', skipped, tags=self.tags)
+        if problems:
+            message = ' '.join(problems)
             self.submit_health_check(ServiceCheck.WARNING, message=message)
             self.warning(message)
-            self.count('scrape.truncated', 1, tags=self.tags)
         else:
             self.submit_health_check(ServiceCheck.OK)
+
+    def skipped_message(self):
+        reader = self.reader
+        line_number, reason, _ = reader.first_skipped
+        lines = 'line' if reader.skipped == 1 else 'lines'
+        withheld = (
+            f' {reader.withheld} combined tag sets they may have belonged to were not submitted this time.'
+            if reader.withheld
+            else ''
+        )
+        return (
+            f'Skipped {reader.skipped} malformed {lines} of the metrics of {self.redactor.scrub(self.endpoint)} '
+            f'(first: line {line_number}, {reason}); every other line was submitted.{withheld} '
+            'Debug logging shows each skipped line.'
+        )

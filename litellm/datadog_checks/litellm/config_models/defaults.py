@@ -60,6 +60,10 @@ def instance_enable_legacy_tags_normalization():
     return True
 
 
+def instance_fast_parser():
+    return True
+
+
 def instance_hash_unhashed_api_keys():
     return True
 
@@ -114,6 +118,10 @@ def instance_readiness_timeout():
 
 def instance_request_size():
     return 16
+
+
+def instance_series_cache_size():
+    return 100000
 
 
 def instance_skip_proxy():

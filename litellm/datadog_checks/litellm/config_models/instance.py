@@ -107,6 +107,7 @@ class InstanceConfig(BaseModel):
     exclude_metrics_by_labels: Optional[MappingProxyType[str, Union[bool, tuple[str, ...]]]] = None
     extra_headers: Optional[MappingProxyType[str, Any]] = None
     extra_metrics: Optional[tuple[Union[str, MappingProxyType[str, Union[str, ExtraMetrics]]], ...]] = None
+    fast_parser: Optional[bool] = None
     hash_unhashed_api_keys: Optional[bool] = None
     headers: Optional[MappingProxyType[str, Any]] = None
     histogram_buckets_as_distributions: Optional[bool] = None
@@ -144,6 +145,7 @@ class InstanceConfig(BaseModel):
     readiness_timeout: Optional[float] = None
     rename_labels: Optional[MappingProxyType[str, Any]] = None
     request_size: Optional[float] = None
+    series_cache_size: Optional[int] = None
     service: Optional[str] = None
     share_labels: Optional[MappingProxyType[str, Union[bool, ShareLabels]]] = None
     skip_proxy: Optional[bool] = None
