@@ -191,3 +191,19 @@ NOT_IN_ANY_FIXTURE = {
     'litellm.router.failed_requests.count': _NEVER_RECORDED,
     'litellm.self.failed_requests.count': _NEVER_RECORDED,
 }
+
+
+def submissions(aggregator, skip=()):
+    """Everything the check submitted, in a comparable form: (metrics, service checks), each sorted."""
+    metrics = sorted(
+        (m.name, m.type, m.value, tuple(sorted(m.tags)), m.hostname, m.flush_first_value)
+        for name in aggregator.metric_names
+        if name not in skip
+        for m in aggregator.metrics(name)
+    )
+    checks = sorted(
+        (s.name, s.status, tuple(sorted(s.tags)), s.message)
+        for name in aggregator.service_check_names
+        for s in aggregator.service_checks(name)
+    )
+    return metrics, checks

@@ -10,7 +10,7 @@ from datadog_checks.litellm import LitellmCheck
 from datadog_checks.litellm.line_filters import RAW_LINE_FILTERS
 from datadog_checks.litellm.metrics import METRIC_MAP
 
-from .common import DERIVED_FIXTURES, FIXTURES, NEWEST, REAL_FIXTURES, real_fixture_dirs
+from .common import DERIVED_FIXTURES, FIXTURES, NEWEST, REAL_FIXTURES, real_fixture_dirs, submissions
 from .grow import grow
 
 FILTER = re.compile('|'.join(RAW_LINE_FILTERS))  # how the base joins them
@@ -67,20 +67,6 @@ def test_filtered_payload_parses_to_the_same_families(path):
     after = {f.name: (f.type, f.samples) for f in text_string_to_metric_families(kept(text))}
     assert after == {name: family for name, family in before.items() if not never_submitted(name)}
     assert {name for name in after if name in METRIC_MAP} == {name for name in before if name in METRIC_MAP}
-
-
-def submissions(aggregator):
-    metrics = sorted(
-        (m.name, m.type, m.value, tuple(sorted(m.tags)), m.hostname, m.flush_first_value)
-        for name in aggregator.metric_names
-        for m in aggregator.metrics(name)
-    )
-    checks = sorted(
-        (s.name, s.status, tuple(sorted(s.tags)), s.message)
-        for name in aggregator.service_check_names
-        for s in aggregator.service_checks(name)
-    )
-    return metrics, checks
 
 
 def run_both(dd_run_check, aggregator, instance, monkeypatch):

@@ -10,6 +10,7 @@ from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.litellm import LitellmCheck
 
 from .common import DERIVED_FIXTURES, FIXTURES, NEWEST, REAL_FIXTURES, real_fixture_dirs
+from .common import submissions as all_submissions
 from .http_server import LocalServer, Response
 from .parser_payloads import OPENMETRICS_CONTENT_TYPE, payloads, to_openmetrics
 
@@ -65,18 +66,8 @@ def use_parser():
 
 
 def submissions(aggregator):
-    metrics = sorted(
-        (m.name, m.type, m.value, tuple(sorted(m.tags)), m.hostname, m.flush_first_value)
-        for name in aggregator.metric_names
-        if name != 'litellm.scrape.skipped_lines'
-        for m in aggregator.metrics(name)
-    )
-    checks = sorted(
-        (s.name, s.status, tuple(sorted(s.tags)), s.message)
-        for name in aggregator.service_check_names
-        for s in aggregator.service_checks(name)
-    )
-    return metrics, checks
+    # The skipped-line count exists only on the fast path: the standard path fails the scrape instead.
+    return all_submissions(aggregator, skip=('litellm.scrape.skipped_lines',))
 
 
 def run(dd_run_check, aggregator, instance, runs=2):

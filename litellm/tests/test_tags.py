@@ -158,11 +158,8 @@ def test_combined_series_keep_every_count(dd_run_check, aggregator, serve_fixtur
     assert values[('litellm.proxy.total_requests.metric.count', gpt_ok_a)] == sum(members)
 
 
-def test_counts_stay_exact_over_two_scrapes(dd_run_check, aggregator, serve):
-    """Each tag set is submitted once per scrape, and its increase between scrapes is the true increase of the
-    sum of the series it combines, though those grew at different rates."""
-    first = read_fixture('real', NEWEST, 'metrics.txt')
-    second = scaled(first, by_caller)
+def two_scrapes(dd_run_check, aggregator, serve, first, second):
+    """Submissions by context of one check scraping `first`, then `second`."""
     server = serve({'/metrics/': Response(first)})
     check = LitellmCheck('litellm', {}, [{'openmetrics_endpoint': f'{server.base_url}/metrics/'}])
     dd_run_check(check)
@@ -170,7 +167,15 @@ def test_counts_stay_exact_over_two_scrapes(dd_run_check, aggregator, serve):
     aggregator.reset()
     server.routes['/metrics/'] = Response(second)
     dd_run_check(check)
-    after = by_context(aggregator)
+    return before, by_context(aggregator)
+
+
+def test_counts_stay_exact_over_two_scrapes(dd_run_check, aggregator, serve):
+    """Each tag set is submitted once per scrape, and its increase between scrapes is the true increase of the
+    sum of the series it combines, though those grew at different rates."""
+    first = read_fixture('real', NEWEST, 'metrics.txt')
+    second = scaled(first, by_caller)
+    before, after = two_scrapes(dd_run_check, aggregator, serve, first, second)
 
     truth_before, truth_after = expected_cumulative(first), expected_cumulative(second)
     assert truth_before.keys() == truth_after.keys()
@@ -189,14 +194,7 @@ def test_counts_stay_exact_between_real_scrapes(dd_run_check, aggregator, serve)
     """The capture's scrape before traffic and after it: the same proxy, counters that really moved."""
     first = read_fixture('real', MULTIWORKER, 'metrics_before_traffic.txt')
     second = read_fixture('real', MULTIWORKER, 'metrics.txt')
-    server = serve({'/metrics/': Response(first)})
-    check = LitellmCheck('litellm', {}, [{'openmetrics_endpoint': f'{server.base_url}/metrics/'}])
-    dd_run_check(check)
-    before = by_context(aggregator)
-    aggregator.reset()
-    server.routes['/metrics/'] = Response(second)
-    dd_run_check(check)
-    after = by_context(aggregator)
+    before, after = two_scrapes(dd_run_check, aggregator, serve, first, second)
     truth_before, truth_after = expected_cumulative(first), expected_cumulative(second)
     common = [c for c in truth_before if c in truth_after]
     assert any(truth_after[c] > truth_before[c] for c in common)
