@@ -289,6 +289,8 @@ def test_lines_of_any_kind_of_damage_are_skipped_alone(dd_run_check, aggregator,
     damage = [
         '<<garbage line>>',
         'litellm_in_flight_requests{x="' + 'y' * 70_000 + '"} 1.0',
+        # Over body.OVERLONG_LINE: read past without being held whole.
+        'litellm_in_flight_requests{x="' + 'z' * 3_000_000 + '"} 1.0',
         'litellm_in_flight_requests 1.0 extra tokens',
         b'litellm_in_flight_requests{x="\xff\xfe"} 1.0'.decode('utf-8', 'surrogateescape'),
         'litellm_in_flight_requests{x="\x00"} 1.0',

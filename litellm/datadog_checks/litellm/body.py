@@ -10,9 +10,14 @@ from requests import exceptions as rex
 from urllib3 import exceptions as u3
 
 from . import http_errors as errors
+from .exposition import MAX_LINE_LENGTH
 from .redact import MASK
 
 CHUNK_SIZE = 64 * 1024
+# A line longer than this is not held whole: only its head is kept, made unparseable, so the parser skips and
+# counts it as too long (exposition.MAX_LINE_LENGTH) while the rest of it is read past without being stored.
+OVERLONG_LINE = 1024 * 1024
+OVERLONG_HEAD = 4 * MAX_LINE_LENGTH + 4  # more characters than the parser accepts, whatever the encoding
 METRICS_MEDIA_TYPES = frozenset({'text/plain', 'application/openmetrics-text'})
 HTML_MEDIA_TYPES = frozenset({'text/html', 'application/xhtml+xml'})
 FAMILY_START = ('# HELP ', '# TYPE ')
@@ -69,14 +74,21 @@ class BodyLines:
         # family missing some series would be summed wrong where series are combined (tags.py), and a histogram
         # missing buckets would be inconsistent.
         family = []
-        sniffed = broken = False
+        sniffed = broken = skipping = False
         try:
             for chunk in self._chunks():
                 self.bytes += len(chunk)
+                if skipping:  # the rest of an overlong line
+                    newline = chunk.find(b'\n')
+                    if newline < 0:
+                        continue
+                    chunk, skipping = chunk[newline:], False
                 data = pending + chunk if pending else chunk
                 end = data.rfind(b'\n')
                 if end < 0:
                     pending = data
+                    if len(pending) > OVERLONG_LINE:
+                        pending, skipping = pending[:OVERLONG_HEAD] + b'\x00', True
                     continue
                 pending = data[end + 1 :]
                 if not sniffed:
