@@ -114,6 +114,17 @@ def real_fixture_dirs():
     return sorted(d for d in os.listdir(REAL_FIXTURES) if os.path.isfile(os.path.join(REAL_FIXTURES, d, 'metrics.txt')))
 
 
+def scrape_payloads():
+    """Every whole scrape of the fixtures, relative to FIXTURES: each real capture's scrapes, then the derived."""
+    real = [
+        os.path.join('real', version, name)
+        for version in real_fixture_dirs()
+        for name in ('metrics.txt', 'metrics_before_traffic.txt')
+        if os.path.isfile(os.path.join(REAL_FIXTURES, version, name))
+    ]
+    return real + sorted(os.path.join('derived', n) for n in os.listdir(DERIVED_FIXTURES) if n.endswith('.txt'))
+
+
 def read_fixture(*parts, mode='rb'):
     with open(os.path.join(FIXTURES, *parts), mode) as f:
         return f.read()

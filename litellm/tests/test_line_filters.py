@@ -10,17 +10,12 @@ from datadog_checks.litellm import LitellmCheck
 from datadog_checks.litellm.line_filters import RAW_LINE_FILTERS
 from datadog_checks.litellm.metrics import METRIC_MAP
 
-from .common import DERIVED_FIXTURES, FIXTURES, NEWEST, REAL_FIXTURES, real_fixture_dirs, submissions
+from .common import FIXTURES, NEWEST, scrape_payloads, submissions
 from .grow import grow
 
 FILTER = re.compile('|'.join(RAW_LINE_FILTERS))  # how the base joins them
 
-PAYLOADS = [
-    os.path.join('real', version, name)
-    for version in real_fixture_dirs()
-    for name in ('metrics.txt', 'metrics_before_traffic.txt')
-    if os.path.isfile(os.path.join(REAL_FIXTURES, version, name))
-] + sorted(os.path.join('derived', name) for name in os.listdir(DERIVED_FIXTURES) if name.endswith('.txt'))
+PAYLOADS = scrape_payloads()
 
 
 def read(path):

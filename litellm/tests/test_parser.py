@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.litellm import LitellmCheck
 
-from .common import DERIVED_FIXTURES, FIXTURES, NEWEST, REAL_FIXTURES, real_fixture_dirs
+from .common import FIXTURES, NEWEST, scrape_payloads
 from .common import submissions as all_submissions
 from .http_server import LocalServer, Response
 from .parser_payloads import OPENMETRICS_CONTENT_TYPE, payloads, to_openmetrics
@@ -19,12 +19,7 @@ try:  # the base library's replacement of prometheus_client's sample parser (dat
 except ImportError:
     parser_optimizations = None
 
-PAYLOADS = [
-    os.path.join('real', version, name)
-    for version in real_fixture_dirs()
-    for name in ('metrics.txt', 'metrics_before_traffic.txt')
-    if os.path.isfile(os.path.join(REAL_FIXTURES, version, name))
-] + sorted(os.path.join('derived', name) for name in os.listdir(DERIVED_FIXTURES) if name.endswith('.txt'))
+PAYLOADS = scrape_payloads()
 PARSERS = ['patched', 'unpatched'] if parser_optimizations is not None else ['library']
 NOW = 2e9
 HEALTH = 'litellm.openmetrics.health'
