@@ -35,7 +35,7 @@ validate: venv
 # under .cache/litellm/<version> and reused. In CI (CI=true) a failed install fails; elsewhere the live tests skip.
 live-env: venv
 	@echo "== live environment (LiteLLM proxy venv, redis-server)"
-	@cd $(CHECK) && ../.cache/venv/bin/python -m tests.live_env install
+	@cd $(CHECK) && ../.cache/venv/bin/python -m tools.live_env install
 
 unit: venv live-env
 	@echo "== tests"

@@ -36,7 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'litellm'))
 
 from tests.common import NEWEST, REAL_FIXTURES  # noqa: E402
-from tests.grow import grow  # noqa: E402
+from tools.grow import grow  # noqa: E402
 from tests.http_server import LocalServer, Response  # noqa: E402
 
 CONFIGS = {

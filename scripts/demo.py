@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'litellm'))
 
-from tests import live_env  # noqa: E402
+from tools import live_env  # noqa: E402
 from tests.common import LITELLM_VERSION  # noqa: E402
 
 from datadog_checks.base.stubs import aggregator  # noqa: E402

@@ -31,7 +31,7 @@ def serve_fixture(serve):
 
 
 def pytest_configure(config):
-    config.addinivalue_line('markers', 'live: runs against a real LiteLLM proxy on 127.0.0.1 (tests/live_env.py)')
+    config.addinivalue_line('markers', 'live: runs against a real LiteLLM proxy on 127.0.0.1 (tools/live_env.py)')
 
 
 @pytest.fixture(scope='session')
@@ -41,7 +41,7 @@ def litellm_live():
     A machine that cannot install LiteLLM skips the live tests with the reason; CI (CI=true) fails instead, and a
     proxy that is installed but does not start always fails.
     """
-    from . import live_env
+    from tools import live_env
 
     try:
         live_env.install()

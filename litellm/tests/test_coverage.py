@@ -9,8 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from datadog_checks.dev.utils import get_metadata_metrics
 from datadog_checks.litellm import LitellmCheck
 from datadog_checks.litellm.metrics import METRIC_MAP
+from tools import generate_derived
 
-from . import generate_derived
 from .common import (
     CHECK_METRICS,
     DERIVED_FIXTURES,
@@ -45,7 +45,7 @@ def test_derived_payloads_are_generated_not_edited():
     assert sorted(rendered) == sorted(os.listdir(DERIVED_FIXTURES))
     for name, text in rendered.items():
         with open(os.path.join(DERIVED_FIXTURES, name)) as f:
-            assert f.read() == text, f'{name} differs from what tests/generate_derived.py renders'
+            assert f.read() == text, f'{name} differs from what tools/generate_derived.py renders'
         assert text.startswith('# DERIVED payload')
 
 

@@ -4,8 +4,9 @@ import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from tools.grow import CALLER_LABELS, caller, grow
+
 from .common import NEWEST, read_fixture
-from .grow import CALLER_LABELS, caller, grow
 
 SEED = read_fixture('real', NEWEST, 'metrics.txt', mode='r')
 

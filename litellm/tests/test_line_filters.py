@@ -9,9 +9,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from datadog_checks.litellm import LitellmCheck
 from datadog_checks.litellm.line_filters import RAW_LINE_FILTERS
 from datadog_checks.litellm.metrics import METRIC_MAP
+from tools.grow import grow
 
 from .common import FIXTURES, NEWEST, scrape_payloads, submissions
-from .grow import grow
 
 FILTER = re.compile('|'.join(RAW_LINE_FILTERS))  # how the base joins them
 

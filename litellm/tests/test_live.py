@@ -1,4 +1,4 @@
-"""The check against a real LiteLLM proxy on 127.0.0.1 (tests/live_env.py): what captured payloads cannot prove.
+"""The check against a real LiteLLM proxy on 127.0.0.1 (tools/live_env.py): what captured payloads cannot prove.
 
 Each test computes its own deltas between two runs of one check, so the traffic of other tests does not matter.
 The restart test stops the shared proxy: it stays last in this file.
@@ -12,9 +12,8 @@ import pytest
 from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.dev.utils import get_metadata_metrics
 from datadog_checks.litellm import LitellmCheck
-
-from . import live_env
-from .harness import proxy as harness
+from tools import live_env
+from tools.harness import proxy as harness
 
 pytestmark = pytest.mark.live
 

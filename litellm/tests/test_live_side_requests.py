@@ -10,8 +10,8 @@ import pytest
 
 from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.litellm import LitellmCheck
+from tools import live_env
 
-from . import live_env
 from .common import LITELLM_VERSION
 from .fake_proxy import expected_deployments
 

@@ -9,7 +9,7 @@ import pytest
 from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.dev.utils import get_metadata_metrics
 from datadog_checks.litellm import LitellmCheck
-from datadog_checks.litellm.model_health import DEFAULT_MIN_INTERVAL, error_class, provider_of
+from datadog_checks.litellm.side.model_health import DEFAULT_MIN_INTERVAL, error_class, provider_of
 
 from .common import NEWEST, read_fixture, real_fixture_dirs
 from .fake_proxy import AUTH, KEY, Clock, Stall, expected_deployments, json_response, paths, real_proxy_routes

@@ -6,7 +6,7 @@ import pytest
 
 from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.litellm import LitellmCheck
-from datadog_checks.litellm.readiness import VERSION_REFRESH_SECONDS, derive_readiness_url, details_url
+from datadog_checks.litellm.side.readiness import VERSION_REFRESH_SECONDS, derive_readiness_url, details_url
 
 from .common import NEWEST, read_fixture, real_fixture_dirs
 from .fake_proxy import AUTH, KEY, Clock, Stall, captured_version, json_response, paths, real_proxy_routes

@@ -14,10 +14,10 @@ from datadog_checks.dev.utils import get_metadata_metrics
 from datadog_checks.litellm import LitellmCheck
 from datadog_checks.litellm.metrics import METRIC_MAP
 from datadog_checks.litellm.tags import GAUGE_COMBINE, GAUGE_DEFAULT, MAX, MIN, SUM, TagPolicy, hash_api_key
+from tools.tag_sets import ALL_LABELS
 
 from .common import NEWEST, read_fixture, real_fixture_dirs
 from .http_server import Response
-from .tag_sets import ALL_LABELS
 
 MULTIWORKER = '1.110.2-multiworker'
 PERSONAL = ('client_ip', 'user_agent', 'user_email')

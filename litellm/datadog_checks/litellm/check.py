@@ -6,12 +6,12 @@ from datadog_checks.base import AgentCheck, OpenMetricsBaseCheckV2, is_affirmati
 from .licence import LicenceWatch
 from .line_filters import RAW_LINE_FILTERS
 from .metrics import METRIC_MAP
-from .model_health import ModelHealth
-from .probe import SideRedactor
-from .readiness import Readiness
-from .redact import scrub_logger
 from .scraper import LitellmScraper
+from .side.model_health import ModelHealth
+from .side.probe import SideRedactor
+from .side.readiness import Readiness
 from .tags import GENERIC_RENAMES
+from .transport.redact import scrub_logger
 
 
 class LitellmCheck(OpenMetricsBaseCheckV2):

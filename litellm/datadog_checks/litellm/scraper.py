@@ -9,12 +9,12 @@ from datadog_checks.base.checks.openmetrics.v2.scraper import OpenMetricsScraper
 from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.base.errors import ConfigurationError
 
-from . import http_errors
-from .body import BodyLines, response_problem
-from .fastpath import DEFAULT_CACHE_SIZE, Reader, excerpt
 from .licence import UNLICENSED_FAMILY
-from .redact import Redactor, scrub_logger
+from .parsing.fastpath import DEFAULT_CACHE_SIZE, Reader, excerpt
 from .tags import BOUND_TAGS, TagPolicy
+from .transport import http_errors
+from .transport.body import BodyLines, response_problem
+from .transport.redact import Redactor, scrub_logger
 
 # A skipped line holding this many characters of a secret in a row is not logged.
 NEAR_SECRET = 10

@@ -2,10 +2,10 @@
 
 Usage (from the litellm/ package directory):
 
-    python -m tests.harness.capture --version 1.110.2 --out tests/fixtures/real/1.110.2
-    python -m tests.harness.capture --version 1.110.2 --workers 2 \
+    python -m tools.harness.capture --version 1.110.2 --out tests/fixtures/real/1.110.2
+    python -m tools.harness.capture --version 1.110.2 --workers 2 \
         --out tests/fixtures/real/1.110.2-multiworker
-    python -m tests.harness.capture --version 1.110.2 --profile features \
+    python -m tools.harness.capture --version 1.110.2 --profile features \
         --out tests/fixtures/real/1.110.2-features
 
 It installs LiteLLM==VERSION in a cached venv (<repo>/.cache/litellm/VERSION), starts

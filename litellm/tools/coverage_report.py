@@ -1,11 +1,10 @@
-"""Prints, per fixture, the LiteLLM families present and mapped: `python -m tests.coverage_report` from litellm/."""
+"""Prints, per fixture, the LiteLLM families present and mapped: `python -m tools.coverage_report` from litellm/."""
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from datadog_checks.litellm.metrics import METRIC_MAP
-
-from .common import read_fixture
-from .test_coverage import PAYLOADS
+from tests.common import read_fixture
+from tests.test_coverage import PAYLOADS
 
 
 def main():

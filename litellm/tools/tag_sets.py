@@ -1,7 +1,7 @@
 """Prints how many tag sets (custom-metric contexts) one scrape of each real capture produces, with the check's
 tag defaults and with all of them turned off (every LiteLLM label as a tag, as before the defaults).
 
-    cd litellm && ../.cache/venv/bin/python -m tests.tag_sets
+    cd litellm && ../.cache/venv/bin/python -m tools.tag_sets
 """
 
 import logging
@@ -9,9 +9,8 @@ import re
 
 from datadog_checks.base.stubs import aggregator as stub_aggregator
 from datadog_checks.litellm import LitellmCheck
-
-from .common import NEWEST, read_fixture, real_fixture_dirs
-from .http_server import LocalServer, Response
+from tests.common import NEWEST, read_fixture, real_fixture_dirs
+from tests.http_server import LocalServer, Response
 
 CLIENT_IP = re.compile(r'client_ip="([^"]*)"')
 

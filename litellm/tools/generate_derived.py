@@ -1,6 +1,6 @@
 """Generator of the DERIVED payloads in tests/fixtures/derived/: families no proxy of this workplace can fill.
 
-Real captures come from real proxies (tests/harness). A few families need what a proxy here cannot have:
+Real captures come from real proxies (tools/harness). A few families need what a proxy here cannot have:
 LiteLLM's database (budgets, keys, teams, spend queues, DB writers; its client downloads engines at run time,
 which fails here), an enterprise licence (LiteLLM < 1.75 exported token counters only when licensed), or an
 external service (the Lens exporter, Anthropic workload identity). For those, this script renders payloads with
@@ -8,7 +8,7 @@ prometheus_client itself, so the text format is exactly LiteLLM's; family names,
 those of LiteLLM's source (`litellm/integrations/prometheus*.py`) at the version each file names.
 
 Label values and numbers are made up, deterministic, and plausible. Never edit the .txt files by hand:
-change this script and run `python -m tests.generate_derived` from `litellm/`; a test fails when the files
+change this script and run `python -m tools.generate_derived` from `litellm/`; a test fails when the files
 differ from what this script renders.
 """
 
@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover
     pass
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, 'fixtures', 'derived')
+OUT = os.path.join(os.path.dirname(HERE), 'tests', 'fixtures', 'derived')
 
 # LiteLLM's latency buckets since 1.85 (seconds).
 LATENCY_BUCKETS = (
@@ -374,7 +374,7 @@ def render():
     payloads['licensed_1.74.txt'] = registry
 
     header = (
-        '# DERIVED payload, not a real capture: rendered by tests/generate_derived.py with prometheus_client\n'
+        '# DERIVED payload, not a real capture: rendered by tools/generate_derived.py with prometheus_client\n'
         '# from the family names and label sets of LiteLLM {version} (see the script for why). Do not edit.\n'
     )
     return {

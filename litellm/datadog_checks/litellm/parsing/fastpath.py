@@ -25,9 +25,9 @@ from datadog_checks.base.checks.openmetrics.v2.labels import get_label_normalize
 from datadog_checks.base.checks.openmetrics.v2.transform import NATIVE_TRANSFORMERS, MetricTransformer
 from datadog_checks.base.checks.openmetrics.v2.transformers import time_elapsed
 
+from ..licence import UNLICENSED_FAMILY
+from ..tags import NO_LIMIT
 from . import exposition
-from .licence import UNLICENSED_FAMILY
-from .tags import NO_LIMIT
 
 DEFAULT_CACHE_SIZE = 100_000
 VALUE_CACHE_SIZE = 20_000  # distinct value texts remembered (`1.0`, `0.0`, ...); cleared when full

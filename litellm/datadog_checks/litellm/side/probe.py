@@ -9,7 +9,7 @@ import requests
 
 from datadog_checks.base import ConfigurationError
 
-from .redact import Redactor, url_secrets
+from ..transport.redact import Redactor, url_secrets
 
 SIDE_URL_OPTIONS = ('readiness_endpoint', 'litellm_health_endpoint')
 _URL_CREDENTIALS = re.compile(r'(\w+://)[^/@\s]+@')

@@ -9,8 +9,8 @@ import re
 from requests import exceptions as rex
 from urllib3 import exceptions as u3
 
+from ..parsing.exposition import MAX_LINE_LENGTH
 from . import http_errors as errors
-from .exposition import MAX_LINE_LENGTH
 from .redact import MASK
 
 CHUNK_SIZE = 64 * 1024

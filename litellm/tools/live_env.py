@@ -5,7 +5,7 @@ The proxy, its fake upstream and its Redis cache come from harness/proxy.py (loa
 cooldowns, `callbacks: ["prometheus"]`, `service_callback: ["prometheus_system"]`). /metrics keeps LiteLLM's
 default auth, so readiness is watched on /health/readiness, the one route that answers without the key.
 
-    python -m tests.live_env install    # from litellm/: install (or reuse) the LiteLLM venv and redis-server
+    python -m tools.live_env install    # from litellm/: install (or reuse) the LiteLLM venv and redis-server
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import time
 
 from datadog_checks.dev.conditions import CheckEndpoints, WaitFor
 from datadog_checks.dev.env import environment_run, get_state, save_state, tear_down_env
+from tests.common import LITELLM_VERSION
 
-from .common import LITELLM_VERSION
 from .harness import proxy as harness
 
 READINESS_PATH = '/health/readiness'
