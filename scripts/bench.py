@@ -198,6 +198,7 @@ def child(args):
         check = make_check(args.child, args.url)
 
     scrapes, memory = [], []
+    baseline = rss_mb()  # before the first scrape: what a run adds (the check's cache included) is the growth
     for i in range(args.scrapes + 1):
         sink.reset()
         cpu, wall = time.process_time(), time.perf_counter()
@@ -214,6 +215,7 @@ def child(args):
     result = {
         'scrapes': scrapes,
         'peak_rss_mb': rss_mb('VmHWM'),
+        'growth_mb': rss_mb('VmHWM') - baseline,
         'memory': memory,
     }
     if text is not None:
@@ -317,6 +319,7 @@ def serve(payload):
 
 def table(args, seed):
     header = f'{"N":>4} {"MB":>6} {"lines":>7} {"config":<34} {"K":>2} {"CPU s":>6} {"wall s":>6} {"RSS MB":>7}'
+    header += f' {"grew MB":>7}'
     print(header + f' {"contexts":>8} {"calls":>7} {"sink s":>6}')
     for n in args.n:
         payload = grow(seed, n)
@@ -337,13 +340,15 @@ def table(args, seed):
                 result['cpu'] = cpu
                 print(
                     f'{n:>4} {len(body) / 1e6:>6.1f} {payload.count(chr(10)):>7} {config + " " + CONFIGS[config]:<34}'
-                    f' {len(runs):>2} {cpu:>6.2f} {wall:>6.2f} {result["peak_rss_mb"]:>7.0f} {counted:>8} {calls:>7}'
+                    f' {len(runs):>2} {cpu:>6.2f} {wall:>6.2f} {result["peak_rss_mb"]:>7.0f} {result["growth_mb"]:>7.1f}'
+                    f' {counted:>8} {calls:>7}'
                     f' {sink:>6}'
                 )
         finally:
             server.__exit__(None, None, None)
         if 'a' in rows and 'b' in rows:
-            print(f'{"":>4} a/b CPU = {rows["a"]["cpu"] / rows["b"]["cpu"]:.2f}', end='')
+            growth = rows['a']['growth_mb'] / max(rows['b']['growth_mb'], 0.1)
+            print(f'{"":>4} a/b CPU = {rows["a"]["cpu"] / rows["b"]["cpu"]:.2f}, peak growth = {growth:.2f}', end='')
             if 'c' in rows:
                 print(f'; parse alone = {rows["c"]["cpu"] / rows["a"]["cpu"]:.0%} of a', end='')
             print()

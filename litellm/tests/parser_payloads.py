@@ -136,7 +136,7 @@ def families(draw, openmetrics):
     typ = draw(st.sampled_from(types))
     name = draw(st.sampled_from(NAMES[typ]))
     label_names = draw(st.lists(st.sampled_from(LABEL_NAMES), unique=True, max_size=3))
-    series = draw(st.lists(st.tuples(*[LABEL_VALUES] * len(label_names)), min_size=1, max_size=4))
+    series = draw(st.lists(st.tuples(*[LABEL_VALUES] * len(label_names)), min_size=1, max_size=4, unique=True))
     if openmetrics:
         series = list(dict.fromkeys(series))  # OpenMetrics has no duplicate series
     lines = []

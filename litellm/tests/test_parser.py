@@ -1,7 +1,8 @@
-"""The strict, fast parser (fastpath.py) against the base library's path: the same submissions on well-formed
+"""The strict parser and series cache (parsing/) against the base library's path: the same submissions on well-formed
 input, whatever the payload, options and parser; one line lost, not the scrape, on malformed input."""
 
 import os
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -95,7 +96,7 @@ def test_same_submissions_as_the_base_path(dd_run_check, aggregator, serve, use_
     kwargs = {'content_type': content_type} if content_type else {}
     server = serve({'/metrics/': Response(body(path, content_type), **kwargs)})
     fast, base, scraper = both_paths(dd_run_check, aggregator, {'openmetrics_endpoint': f'{server.base_url}/metrics/'})
-    assert scraper.reader.fast and scraper.reader.skipped == 0
+    assert scraper.reader.cached and scraper.reader.skipped == 0
     assert_same(fast, base)
 
 
@@ -134,7 +135,7 @@ OPTIONS = {
     'hostname_label': {'hostname_label': 'api_provider', 'hostname_format': 'proxy-<HOSTNAME>'},
     'raw_metric_prefix': {'raw_metric_prefix': 'litellm_'},
 }
-SLOW_OPTIONS = {'telemetry', 'non-cumulative buckets', 'distributions', 'share_labels', 'hostname_label'}
+SLOW_OPTIONS = {"telemetry", "non-cumulative buckets", "distributions", "share_labels"}
 
 
 @pytest.mark.parametrize('content_type', [None, OPENMETRICS_CONTENT_TYPE], ids=['text', 'openmetrics'])
@@ -145,7 +146,7 @@ def test_same_submissions_with_options(dd_run_check, aggregator, serve, options,
     server = serve({'/metrics/': Response(body(os.path.join('real', capture, 'metrics.txt'), content_type), **kwargs)})
     instance = {'openmetrics_endpoint': f'{server.base_url}/metrics/', **OPTIONS[options]}
     fast, base, scraper = both_paths(dd_run_check, aggregator, instance)
-    assert scraper.reader.fast == (options not in SLOW_OPTIONS | {'raw_metric_prefix'})
+    assert scraper.reader.cached == (options not in SLOW_OPTIONS)
     if options == 'raw_metric_prefix':
         assert fast == base  # nothing of the rename table matches once the prefix is cut: both submit nothing
     else:
@@ -382,7 +383,7 @@ def test_the_series_cache_follows_the_live_series(dd_run_check, aggregator, serv
         aggregator.reset()
         dd_run_check(base)
         assert got == submissions(aggregator)
-        reader = fast.scrapers[instance['openmetrics_endpoint']].reader
+        reader = fast.scrapers[instance["openmetrics_endpoint"]].reader.series
         # The series of this scrape and the one before at most, and never more than the cap.
         assert reader.entries <= min(2 * live, cache_size if cache_size is not None else 10**9)
     if cache_size is None:
@@ -398,3 +399,89 @@ def test_options_are_checked(serve):
         )
         with pytest.raises(ConfigurationError, match='series_cache_size'):
             check.configure_scrapers()
+
+
+# ----------------------------------------------------------------------------------- the hooks into the base
+def test_every_litellm_sample_is_submitted_by_a_base_transformer(dd_run_check, serve_fixture, monkeypatch):
+    """The check plugs in a parser and a tag step; the base library's transformers submit every LiteLLM sample."""
+    instance = serve_fixture('real', NEWEST, 'metrics.txt')
+    check = LitellmCheck('litellm', {}, [instance])
+    callers = {}
+    for method in ('gauge', 'monotonic_count', 'count'):
+        submit = getattr(check, method)
+
+        def spy(name, *args, _submit=submit, **kwargs):
+            callers.setdefault(name, set()).add(sys._getframe(1).f_globals['__name__'])
+            return _submit(name, *args, **kwargs)
+
+        monkeypatch.setattr(check, method, spy)
+    dd_run_check(check)
+    dd_run_check(check)
+    own = {'scrape.series', 'scrape.skipped_lines', 'scrape.truncated'}
+    families = {name: modules for name, modules in callers.items() if name not in own}
+    assert len(families) > 50
+    for name, modules in families.items():
+        assert all(module.startswith('datadog_checks.base.checks.openmetrics.v2.transformers') for module in modules), (
+            name,
+            modules,
+        )
+
+
+def test_every_option_the_base_reads_is_classified():
+    """An option a later base library reads must be named in CACHED_OPTIONS or BASE_PATH_OPTIONS."""
+    from datadog_checks.litellm.parsing.options import BASE_PATH_OPTIONS, CACHED_OPTIONS
+    from datadog_checks.litellm.scraper import LitellmScraper
+
+    read = set()
+
+    class Recording(dict):
+        def get(self, key, default=None):
+            read.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key):
+            read.add(key)
+            return super().__getitem__(key)
+
+        def __contains__(self, key):
+            read.add(key)
+            return super().__contains__(key)
+
+    check = LitellmCheck('litellm', {}, [{'openmetrics_endpoint': 'http://127.0.0.1:9/metrics/'}])
+    LitellmScraper(check, Recording(check.get_config_with_defaults(check.instance)))
+    assert read, 'nothing recorded: the base no longer reads its options with get()'
+    assert read - CACHED_OPTIONS - BASE_PATH_OPTIONS == set()
+
+
+def test_every_option_of_the_spec_is_classified():
+    from datadog_checks.litellm.config_models.instance import InstanceConfig
+    from datadog_checks.litellm.parsing.options import BASE_PATH_OPTIONS, CACHED_OPTIONS
+
+    assert set(InstanceConfig.model_fields) - CACHED_OPTIONS - BASE_PATH_OPTIONS == set()
+
+
+@pytest.mark.parametrize('option', ['telemetry', 'share_labels', 'a_later_base_option'])
+def test_options_the_cache_does_not_honour_go_to_the_base_path(dd_run_check, aggregator, serve_fixture, option):
+    value = {'share_labels': {'litellm_deployment_state': {'labels': ['api_base']}}}.get(option, True)
+    check = LitellmCheck('litellm', {}, [serve_fixture('real', NEWEST, 'metrics.txt', **{option: value})])
+    dd_run_check(check)
+    (scraper,) = check.scrapers.values()
+    assert scraper.reader is not None and not scraper.reader.cached
+
+
+@pytest.mark.parametrize(
+    'content_type, parser',
+    [
+        ('application/openmetrics-text; version=1.0.0', 'prometheus_client.openmetrics.parser'),
+        ('text/plain', 'prometheus_client.parser'),
+    ],
+)
+def test_the_one_private_name_of_the_base_still_picks_its_parser(content_type, parser):
+    """scraper.BASE_CONTENT_TYPE: the base's `parse_metric_families` picks its parser from it."""
+    from datadog_checks.litellm.scraper import BASE_CONTENT_TYPE
+
+    check = LitellmCheck('litellm', {}, [{'openmetrics_endpoint': 'http://127.0.0.1:9/metrics/', 'fast_parser': False}])
+    check.configure_scrapers()
+    (scraper,) = check.scrapers.values()
+    setattr(scraper, BASE_CONTENT_TYPE, content_type)
+    assert scraper.parse_metric_families.__module__ == parser

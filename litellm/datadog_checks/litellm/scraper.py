@@ -1,5 +1,5 @@
-"""The scraper that owns LiteLLM's sample flow: every change to how samples are read, tagged or combined
-lives here, so it is made in one place."""
+"""The scraper: a run's transport, its two hooks into the base library's pipeline (the parser and the tag step)
+and its health. Every change to how samples are read, tagged or combined starts here."""
 
 from requests import exceptions as rex
 from urllib3 import exceptions as u3
@@ -10,7 +10,9 @@ from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.base.errors import ConfigurationError
 
 from .licence import UNLICENSED_FAMILY
-from .parsing.fastpath import DEFAULT_CACHE_SIZE, Reader, excerpt
+from .parsing.families import FILTERED, PlainFamily, Reader, TaggedFamily, excerpt
+from .parsing.options import base_path_options
+from .parsing.series_cache import DEFAULT_CACHE_SIZE
 from .tags import BOUND_TAGS, TagPolicy
 from .transport import http_errors
 from .transport.body import BodyLines, response_problem
@@ -20,8 +22,15 @@ from .transport.redact import Redactor, scrub_logger
 NEAR_SECRET = 10
 
 
+# The one private name of the base library this check uses: the base's parser is picked by the response's
+# Content-Type, which its own `stream_connection_lines` (replaced here) stores under this name.
+BASE_CONTENT_TYPE = '_content_type'
+
+
 class LitellmScraper(OpenMetricsScraper):
     unlicensed = False  # this scrape held the family an unlicensed proxy exports instead (see licence.py)
+    content_type = ''
+    body_lines = None
 
     def __init__(self, check, config):
         super().__init__(check, config)
@@ -33,78 +42,96 @@ class LitellmScraper(OpenMetricsScraper):
             self.include_labels |= BOUND_TAGS
         self.reader = self.make_reader(config)
 
-    # Reading: with `fast_parser` (the default) the lines are read by the strict parser of fastpath.py, which
-    # loses a malformed line rather than the scrape; with the default options it also submits the families of
-    # the rename table itself (FAST_PATH_BLOCKERS lists the options it leaves to the base library's pipeline).
-    # `fast_parser: false` is the base library's path, unchanged.
-
     def make_reader(self, config):
         if not is_affirmative(config.get('fast_parser', True)):
             return None
         size = config.get('series_cache_size', DEFAULT_CACHE_SIZE)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ConfigurationError('Setting `series_cache_size` must be a non-negative integer')
-        return Reader(self, fast=not self.fast_path_blockers(), cache_size=size)
+        untagged = base_path_options(config)
+        if untagged:
+            self.log.debug('The base library tags every sample of this instance, for: %s', ', '.join(untagged))
+        return Reader(self, cached=not untagged, cache_size=size)
 
-    def fast_path_blockers(self):
-        """The options set on this instance that the fast path does not mirror."""
-        transformer = self.metric_transformer
-        options = {
-            'share_labels or target_info': self.label_aggregator.configured or self.target_info,
-            'use_process_start_time': self.use_process_start_time,
-            'raw_metric_prefix': self.raw_metric_prefix,
-            'telemetry': self.enable_telemetry,
-            'hostname_label': self.hostname_label,
-            'histogram_buckets_as_distributions': transformer.histogram_buckets_as_distributions,
-            'non_cumulative_histogram_buckets': transformer.non_cumulative_histogram_buckets,
-            'collect_counters_with_distributions': transformer.collect_counters_with_distributions,
-        }
-        return [option for option, value in options.items() if value]
+    # The two hooks into the base library's pipeline: the parser (`parse_metric_families`, the strict reader of
+    # parsing/families.py) and the tag step (`generate_sample_data`, which hands back the tags the reader
+    # cached). The base's transformers submit every sample. `fast_parser: false` is the base's own parser.
+
+    @property
+    def parse_metric_families(self):
+        if self.reader is None:
+            return super().parse_metric_families
+        return self.reader.read
+
+    def filter_connection_lines(self, line_streamer):
+        """The base's raw line filters, telling the reader where dropped lines were (a damaged one amid them is
+        theirs, not the family's before)."""
+        if self.reader is None:
+            yield from super().filter_connection_lines(line_streamer)
+            return
+        search, ignored = self.raw_line_filter.search, self.submit_telemetry_number_of_ignored_lines
+        dropped = False
+        for line in line_streamer:
+            if search(line):
+                ignored()
+                dropped = True
+                continue
+            if dropped:
+                yield FILTERED
+                dropped = False
+            yield line
+
+    def generate_sample_data(self, metric):
+        """The sample data the transformers submit; the one place `scrape.series` and the unlicensed family are
+        counted."""
+        self.unlicensed = self.unlicensed or metric.name == UNLICENSED_FAMILY
+        if isinstance(metric, TaggedFamily):
+            self.series += metric.series
+            return iter(metric.sample_data)
+        return self._counted(super().generate_sample_data(metric))
+
+    def _counted(self, sample_data):
+        for data in sample_data:
+            # The +Inf bucket is not submitted: the histogram's `.count` carries it.
+            if not data[0].labels.get('upper_bound', '').endswith('inf'):
+                self.series += 1
+            yield data
+
+    def tag_step(self, metric):
+        """The base library's tags for the samples of `metric` (the series cache asks once per series)."""
+        return super().generate_sample_data(metric)
+
+    def transforms(self, metric):
+        """The type of the transformer the base library would submit this family with (its name after
+        `raw_metric_prefix`; `native` resolved), or None when it would not submit it."""
+        name = metric.name
+        if self.raw_metric_prefix and name.startswith(self.raw_metric_prefix):
+            name = metric.name = name[len(self.raw_metric_prefix) :]
+        if name in self.exclude_metrics or (
+            self.exclude_metrics_pattern is not None and self.exclude_metrics_pattern.search(name)
+        ):
+            return None
+        if self.metric_transformer.get(metric) is None:
+            return None
+        kind = self.metric_transformer.transformer_data.get(name, ('custom',))[0]
+        return metric.type if kind == 'native' else kind
 
     def openmetrics_format(self):
         # As the base picks its parser (`parse_metric_families`).
-        return self._use_latest_spec or self._content_type.split(';')[0] == 'application/openmetrics-text'
+        return is_affirmative(self.config.get('use_latest_spec', False)) or (
+            self.content_type.split(';')[0].strip().lower() == 'application/openmetrics-text'
+        )
 
-    def _scrape(self):
-        if self.reader is None or not self.reader.fast:
-            return super()._scrape()
-        runtime_data = {'flush_first_value': bool(self.flush_first_value), 'static_tags': self.static_tags}
-        for metric in self.reader.read(self.stream_connection_lines(), runtime_data, self.line_number):
-            self.transform_family(metric, runtime_data)
-        self.refuse_unreadable_body()
+    def body_cut(self):
+        """Why the body ended before its end, or None."""
+        return self.body_lines.cut if self.body_lines is not None else None
 
-    def refuse_unreadable_body(self):
+    def refuse_unreadable_body(self, reader):
         """A body of which no line could be read is not metrics (an error text served with a 200): that is a
         failed scrape, not one with skipped lines."""
-        reader = self.reader
         if reader.skipped and not reader.read_ok:
             line_number, reason, line = reader.first_skipped
             raise http_errors.ScrapeError(http_errors.not_metrics_message(self.endpoint, line_number, line, reason))
-
-    def transform_family(self, metric, runtime_data):
-        """A family the fast path leaves to the base library: the steps of its consume_metrics and _scrape."""
-        if metric.name in self.exclude_metrics or (
-            self.exclude_metrics_pattern is not None and self.exclude_metrics_pattern.search(metric.name)
-        ):
-            return
-        self.policy_applied(metric)
-        transformer = self.metric_transformer.get(metric)
-        if transformer is not None:
-            self.reader.saw_native(metric)
-            transformer(metric, self.generate_sample_data(metric), runtime_data)
-        metric.samples = []
-
-    def parse_metrics(self):
-        if self.reader is None:
-            yield from super().parse_metrics()
-            return
-        # The options the fast path leaves to the base library: its pipeline runs on the strict parser's families.
-        for metric in self.reader.read(self.stream_connection_lines(), None, self.line_number):
-            self.submit_telemetry_number_of_total_metric_samples(metric)
-            if self.raw_metric_prefix and metric.name.startswith(self.raw_metric_prefix):
-                metric.name = metric.name[len(self.raw_metric_prefix) :]
-            yield metric
-        self.refuse_unreadable_body()
 
     def line_number(self):
         return self.body_lines.lines if self.body_lines is not None else 0
@@ -119,9 +146,9 @@ class LitellmScraper(OpenMetricsScraper):
                 return '(not shown: it holds part of a configured secret)'
         return text
 
-    # The base library's path: the one place labels become tags. Each parsed family goes through the tag policy
-    # (dropped labels and values, hashed keys, series left with the same tags combined) before the transformers
-    # see it. Both consume methods, which every base version runs (`yield_metrics` is only in >= 38).
+    # The tag policy on families the reader did not tag (the base path): dropped labels and values, hashed keys,
+    # series left with the same tags combined, before the transformers see them. Both consume methods, which
+    # every base version runs (`yield_metrics` is only in >= 38).
 
     def consume_metrics(self, runtime_data):
         yield from self.tagged(super().consume_metrics(runtime_data))
@@ -131,18 +158,15 @@ class LitellmScraper(OpenMetricsScraper):
 
     def tagged(self, metrics):
         for metric in metrics:
-            yield self.policy_applied(metric)
-            # Submitted: free the samples now, or they stay referenced while the next family is parsed, and the
-            # peak memory holds two families (one of a busy proxy's histograms is tens of megabytes).
+            if not isinstance(metric, TaggedFamily):
+                self.tag_policy.apply(metric)
+                if isinstance(metric, PlainFamily) and metric.withheld:
+                    # Tag sets an unreadable line of the family may have belonged to (Reader.withhold).
+                    self.reader.withhold(metric.withheld, metric.samples, lambda sample: (sample.name, sample.labels))
+            yield metric
+            # Submitted: free the samples now, or they stay referenced while the next family is parsed.
             metric.samples = []
-
-    def policy_applied(self, metric):
-        metric = self.tag_policy.apply(metric)
-        withheld = getattr(metric, 'withheld', None)
-        if withheld:
-            # Tag sets an unreadable line of the family may have belonged to (fastpath.Reader.withhold).
-            self.reader.withhold(withheld, metric.samples, lambda sample: (sample.name, sample.labels))
-        return metric
+            metric.sample_data = ()
 
     def scrape(self):
         self.series = 0
@@ -164,14 +188,6 @@ class LitellmScraper(OpenMetricsScraper):
         # is (an idle or unlicensed proxy may export none), so this is the manifest's check metric. It also
         # shows the custom-metric cost of the scrape.
         self.gauge('scrape.series', self.series, tags=self.tags)
-
-    def generate_sample_data(self, metric):
-        self.unlicensed = self.unlicensed or metric.name == UNLICENSED_FAMILY
-        for sample_data in super().generate_sample_data(metric):
-            # The +Inf bucket is not submitted: the histogram's `.count` carries it.
-            if not sample_data[0].labels.get('upper_bound', '').endswith('inf'):
-                self.series += 1
-            yield sample_data
 
     # Transport, HTTP answers and health: the health is decided after the body is parsed, never on the status
     # alone; each failure gets a message that says what to do (http_errors.py), scrubbed of the key (redact.py).
@@ -196,11 +212,15 @@ class LitellmScraper(OpenMetricsScraper):
 
     def stream_connection_lines(self):
         with self.get_connection() as response:
-            self._content_type = response.headers.get('Content-Type', '')  # picks the parser, as in the base
+            self.content_type = response.headers.get('Content-Type', '')
+            setattr(self, BASE_CONTENT_TYPE, self.content_type)
             # The strict parser skips a line with invalid UTF-8 (kept as lone surrogates); the base's path reads
             # it with replacement characters.
             errors = 'replace' if self.reader is None else 'surrogateescape'
-            self.body_lines = BodyLines(response, self.endpoint, self.redactor.secrets(), errors=errors)
+            # The reader drops a family the body stops in by itself; the base's parser needs whole families.
+            self.body_lines = BodyLines(
+                response, self.endpoint, self.redactor.secrets(), errors=errors, whole_families=self.reader is None
+            )
             yield from self.body_lines
 
     def explain_failure(self, error):
@@ -223,8 +243,11 @@ class LitellmScraper(OpenMetricsScraper):
     def report_scraped_body(self):
         # Partial, not failed: the lines that were read were right and are kept, so WARNING and no run error.
         problems = []
-        if self.body_lines is not None and self.body_lines.cut:
-            problems.append(self.redactor.scrub(self.body_lines.cut_message()))
+        cut = self.reader.cut if self.reader is not None else self.body_cut()
+        if cut:
+            dropped = self.reader.dropped if self.reader is not None else self.body_lines.dropped
+            message = http_errors.cut_short_message(self.body_lines.bytes, cut, self.body_lines.lines - dropped, dropped)
+            problems.append(self.redactor.scrub(message))
             self.count('scrape.truncated', 1, tags=self.tags)
         skipped = self.reader.skipped if self.reader is not None else 0
         if skipped:

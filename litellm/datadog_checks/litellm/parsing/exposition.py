@@ -1,6 +1,6 @@
 """Strict reading of one line of the text formats LiteLLM writes: Prometheus 0.0.4 and OpenMetrics 1.0.
 
-Pure functions of a line, no state. `fastpath.py` groups the lines into families and decides what to submit.
+Pure functions of a line, no state. `families.py` groups the lines into families.
 
 Strict means a line either reads exactly as prometheus_client reads a well-formed line, or raises `Malformed`
 (then only that line is lost). prometheus_client accepts more: the base library's sample parser reads

@@ -51,13 +51,16 @@ def response_problem(response, url, key_header):
 
 
 class BodyLines:
-    """The body's lines, decoded and scrubbed of secrets, handed over one whole family at a time. After the
-    iteration: `bytes`, `lines` (handed over), `cut` (why the body ended early, or None) and `dropped`."""
+    """The body's lines, decoded and scrubbed of secrets. With `whole_families` (for the base library's parser)
+    they are handed over one whole family at a time and the family a cut body stops in is dropped here; without,
+    line by line, and the reader drops that family itself. After the iteration: `bytes`, `lines` (handed over),
+    `cut` (why the body ended early, or None) and `dropped`."""
 
-    def __init__(self, response, url, secrets, errors='replace'):
+    def __init__(self, response, url, secrets, errors='replace', whole_families=True):
         self.response = response
         self.errors = errors  # how invalid UTF-8 is decoded: replaced, or kept as lone surrogates for the parser
         self.url = url
+        self.whole_families = whole_families
         self.secrets = secrets
         self.bytes = 0
         self.lines = 0
@@ -96,7 +99,13 @@ class BodyLines:
                         continue  # only blank lines so far: nothing to judge or parse yet
                     self._refuse_if_not_metrics(data)
                     sniffed = True
-                for line in self._scrub(data[:end].decode(self.encoding, self.errors)).split('\n'):
+                lines = self._scrub(data[:end].decode(self.encoding, self.errors)).split('\n')
+                if not self.whole_families:
+                    for line in lines:
+                        self.lines += 1  # the reader numbers the line it was just handed by this
+                        yield line
+                    continue
+                for line in lines:
                     if family and line.startswith(FAMILY_START):
                         yield from self._hand_over(family)
                         family = []

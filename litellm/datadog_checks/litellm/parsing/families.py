@@ -1,0 +1,565 @@
+"""The scrape's parser, plugged in where the base library expects one (`parse_metric_families`): lines grouped
+into families exactly as prometheus_client groups them, read strictly so that a malformed line costs that line
+and not the scrape.
+
+Families of the rename table are read into the series cache (series_cache.py): a line already seen is one hash
+lookup and one number, the values of series left with the same tags are combined as they are read, and the
+family is handed over as a `TaggedFamily`, one sample per tag set with the tags the base library gave it. The
+base's own pipeline then runs on it (exclusions, the transformers, which submit); `LitellmScraper.
+generate_sample_data` hands back the cached tags instead of building them again. Families the cache does not
+take (options listed in `base_path_options`) are handed over as `PlainFamily`, samples as read.
+
+One value per tag set per run: a series line read twice in one family is skipped as a repeated line, and a tag
+set already handed over in this run (a family declared twice) is not handed over again. A family the body
+stopped in (a cut body, an OpenMetrics body without `# EOF`) is not handed over at all: combined values would be
+short, and a histogram missing buckets inconsistent.
+"""
+
+from prometheus_client.metrics_core import METRIC_TYPES, Metric
+from prometheus_client.samples import Sample
+
+from ..tags import NO_LIMIT
+from . import exposition
+from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, SKIP, Joiner, Plan, SeriesCache
+
+VALUE_CACHE_SIZE = 20_000  # distinct value texts remembered (`1.0`, `0.0`, ...); cleared when full
+# Sample names a family of each type holds, as prometheus_client's parsers allow them.
+TEXT_SUFFIXES = {
+    'counter': ('',),
+    'gauge': ('',),
+    'summary': ('_count', '_sum', ''),
+    'histogram': ('_count', '_sum', '_bucket'),
+}
+OM_SUFFIXES = {
+    'counter': ('_total', '_created'),
+    'summary': ('', '_count', '_sum', '_created'),
+    'histogram': ('_count', '_sum', '_bucket', '_created'),
+    'gaugehistogram': ('_gcount', '_gsum', '_bucket'),
+    'info': ('_info',),
+}
+VALID_TYPES = frozenset(METRIC_TYPES) | {'untyped'}
+_BLANK = ' \t\r\n\x0b\x0c'
+# Stands for lines the raw line filters dropped (`LitellmScraper.filter_connection_lines`): a damaged line
+# amid them belonged to them, not to the family read before.
+FILTERED = '\x00filtered'
+
+
+class TaggedFamily(Metric):
+    """A family read into the series cache: `sample_data` holds what `generate_sample_data` yields for it."""
+
+    def __init__(self, name, typ, sample_data, series):
+        super().__init__(name, '', typ)
+        self.samples = [data[0] for data in sample_data]
+        self.sample_data = sample_data
+        self.series = series  # counted in `scrape.series`
+
+
+class PlainFamily(Metric):
+    """A family handed over as read; `withheld` lists the (sample name, labels) of its unreadable lines."""
+
+    def __init__(self, name, typ, samples, withheld):
+        super().__init__(name, '', typ)
+        self.samples = samples
+        self.withheld = withheld
+
+
+class Family:
+    """The family being read: its samples so far and what was withheld from it."""
+
+    __slots__ = ('name', 'typ', 'allowed', 'plan', 'acc', 'samples', 'taints', 'suspended', 'interrupters')
+
+    def __init__(self, name, typ, allowed):
+        self.name = name
+        self.typ = typ  # None until a TYPE line (OpenMetrics: `unknown` then)
+        self.allowed = allowed
+        self.plan = None  # decided at the first sample, or at the end of a family without samples
+        self.acc = None
+        self.samples = None  # PLAIN: the samples; their series texts are in `acc`, to find repeated lines
+        self.taints = []  # (sample name or None, labels) of lines that could not be read
+        self.suspended = False  # a sample of another family came in (an untyped one, or a broken name)
+        self.interrupters = []
+
+
+class Reader:
+    """Reads the scrape's lines for one scraper. With `cached`, families go through the series cache;
+    without, every family is handed over as read (the base library then tags it)."""
+
+    def __init__(self, scraper, cached, cache_size):
+        self.scraper = scraper
+        self.cached = cached
+        self.series = SeriesCache(scraper, cache_size)
+        self.values = {}
+        self.tick = 0
+        self.skipped = 0
+        self.first_skipped = None
+        self.withheld = 0
+        self.read_ok = 0
+        self.cut = None  # why the last family was not handed over, for a body that did not end as it must
+        self.dropped = 0
+        self.ready = []
+        self.family = self.unit = None
+
+    # ---------------------------------------------------------------------------------------------- a scrape
+    def read(self, lines):
+        """Yield the families of `lines` (the base's `parse_metric_families`)."""
+        self._begin()
+        ready = self.ready
+        values = self.values
+        tick = self.tick
+        cache = acc = skipping = None
+        nolimit = False
+        for line in lines:
+            if cache is not None:
+                # The hot path: a series of the family being read, seen before.
+                close = line.rfind('}')
+                if close > 0:
+                    entry = cache.get(hash(line[: close + 1]))
+                    if entry is not None and entry.seen != tick:
+                        rest = line[close + 1 :]
+                        value = values.get(rest)
+                        if value is None:
+                            value = self._value(rest)
+                        if value is not None:
+                            entry.seen = tick
+                            ident = entry.ident
+                            if ident is not None and value - value == 0 and (value != NO_LIMIT or not nolimit):
+                                previous = acc.get(ident)
+                                acc[ident] = value if previous is None else ident.reduce(previous, value)
+                            continue
+            elif skipping is not None:
+                # A family the check does not submit: only its samples' names are read, to find where it ends.
+                brace = line.find('{')
+                if brace > 0:
+                    if line[:brace] in skipping:
+                        continue
+                else:
+                    space = line.find(' ')
+                    if space > 0 and line[:space] in skipping:
+                        continue
+            self._line(line)
+            cache, acc, skipping = self.cache, self.acc, self.skipping
+            if cache is not None:
+                nolimit = self.family.plan.nolimit
+            if ready:
+                yield from ready
+                ready.clear()
+        self._end()
+        if ready:
+            yield from ready
+            ready.clear()
+
+    def _begin(self):
+        self.openmetrics = None  # decided at the first line, when the response's Content-Type is known
+        self.tick += 1
+        self.skipped = 0
+        self.first_skipped = None
+        self.withheld = 0
+        self.read_ok = 0
+        self.cut = None
+        self.dropped = 0
+        self.family = self.unit = None
+        self.family_start = 0
+        self.cache = self.acc = None
+        self.skipping = None
+        self.eof = False
+        self.filtered_before = -1
+        self.ready.clear()
+        self.series.begin()
+
+    def _end(self):
+        cut = self.scraper.body_cut()
+        if cut is None and self.openmetrics and not self.eof and self.read_ok:
+            cut = 'the OpenMetrics body ended without its `# EOF` line'
+        if cut is not None and (self.family is not None or self.unit is not None):
+            # The family the body stopped in may miss series: not handed over.
+            self.cut = cut
+            self.dropped = max(self.scraper.line_number() - self.family_start + 1, 1)
+            self.family = self.unit = None
+        elif cut is not None:
+            self.cut = cut
+        self._close_family()
+        self.series.sweep(self.tick)
+        self.scraper.refuse_unreadable_body(self)
+
+    # ----------------------------------------------------------------------------------------------- a line
+    def _line(self, line):
+        if line is FILTERED:
+            self.filtered_before = self.scraper.line_number()
+            return
+        if self.openmetrics is None:
+            self.openmetrics = self.scraper.openmetrics_format()
+        if not line or line[0] in _BLANK or line[-1] in _BLANK:
+            line = line.strip()
+            if not line:
+                return  # a blank line (OpenMetrics has none; they cost nothing either way)
+        if self.eof:
+            self._skip(line, 'a line after `# EOF`')
+            return
+        if line[0] == '#':
+            self._comment(line)
+        elif len(line) > exposition.MAX_LINE_LENGTH:
+            self._skip(line, f'longer than {exposition.MAX_LINE_LENGTH} characters', taint=False)
+        else:
+            self._sample(line)
+
+    def _value(self, rest):
+        try:
+            value = exposition.parse_value(rest)
+        except exposition.Malformed:
+            return None
+        if ' ' not in rest.strip():
+            if len(self.values) >= VALUE_CACHE_SIZE:
+                self.values.clear()
+            self.values[rest] = value
+        return value
+
+    def _comment(self, line):
+        openmetrics = self.openmetrics
+        if openmetrics and line == '# EOF':
+            self._close_family()  # and no more hot path: a line after it is skipped
+            self.eof = True
+            return
+        parts = exposition.split_comment(line, openmetrics)
+        keyword = parts[1] if len(parts) > 1 else ''
+        if keyword not in ('HELP', 'TYPE') and not (openmetrics and keyword == 'UNIT'):
+            return  # any other comment
+        if len(parts) < 3 or (keyword == 'TYPE' and len(parts) < 4):
+            self._skip(line, f'a {keyword} line without a metric name or type', taint=False)
+            return
+        try:
+            name = exposition.comment_name(parts[2])
+        except exposition.Exotic:
+            name = self._exotic_name(line)
+            if name is None:
+                return
+        except exposition.Malformed as e:
+            self._skip(line, str(e), taint=False)
+            return
+        self.read_ok += 1
+        family = self.family
+        if self.unit is not None or family is None or name != family.name or family.suspended:
+            # A new family (prometheus_client: any HELP/TYPE/UNIT of another name; after a sample of another
+            # family, of any name).
+            self._close_family()
+            family = self.family = Family(name, None, frozenset((name,)))
+            self.family_start = self.scraper.line_number()
+            if not openmetrics:
+                family.typ = 'untyped'
+        if keyword != 'TYPE':
+            return
+        typ = parts[3]
+        if family.plan is not None:
+            # The type is fixed by the first sample: a later TYPE line contradicts it.
+            self._skip(line, 'a TYPE line after the samples of its family', taint=False)
+            return
+        if typ not in VALID_TYPES or (typ == 'untyped' and openmetrics):
+            self._skip(line, f'unknown metric type {typ!r}', taint=False)
+            typ = 'unknown' if openmetrics else 'untyped'
+        family.typ = typ
+        suffixes = (OM_SUFFIXES if openmetrics else TEXT_SUFFIXES).get(typ, ('',))
+        family.allowed = frozenset(name + suffix for suffix in suffixes)
+
+    def _exotic_name(self, line):
+        """A quoted (UTF-8) name in a HELP/TYPE line, read by prometheus_client's own parser if it can."""
+        family = next(iter(self._library_parse(line, typed=False)), None)
+        if family is None or not family.name:
+            self._skip(line, 'a quoted metric name this prometheus_client cannot read', taint=False)
+            return None
+        return family.name
+
+    def _library_parse(self, line, typed=True):
+        """prometheus_client's public parser on one line (for the syntax the strict reader leaves to it), under
+        the TYPE of the family being read (exemplars are only valid in some types); [] when it cannot read it."""
+        family = self.unit or self.family
+        header = f'# TYPE {family.name} {family.typ}\n' if typed and family is not None and family.typ else ''
+        try:
+            line.encode('utf-8')
+            if self.openmetrics:
+                from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+                return list(text_string_to_metric_families(header + line + '\n# EOF\n'))
+            from prometheus_client.parser import text_string_to_metric_families
+
+            return list(text_string_to_metric_families(header + line + '\n'))
+        except Exception:
+            return []
+
+    # --------------------------------------------------------------------------------------------- a sample
+    def _sample(self, line):
+        key, rest = exposition.split_sample(line)
+        try:
+            value = exposition.parse_value(rest)
+            name, labels = exposition.parse_series(key, self.series.intern)
+        except exposition.Exotic:
+            self._exotic_sample(line, 'a syntax this check does not read')
+            return
+        except exposition.Malformed as e:
+            if self.openmetrics and ' # ' in line:
+                self._exotic_sample(line, str(e))  # an exemplar
+            else:
+                self._skip(line, str(e))
+            return
+        self._add(name, labels, value, key, line)
+
+    def _exotic_sample(self, line, reason):
+        """A line in a syntax the strict reader does not read (quoted names, exemplars): prometheus_client's own
+        parser reads it, or it is skipped."""
+        samples = [sample for family in self._library_parse(line) for sample in family.samples]
+        if len(samples) != 1:
+            samples = [sample for family in self._library_parse(line, typed=False) for sample in family.samples]
+        if len(samples) != 1:
+            self._skip(line, reason)
+            return
+        sample = samples[0]
+        value = sample.value
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not sample.name:
+            self._skip(line, reason)
+            return
+        self._add(sample.name, dict(sample.labels), value, None, line)
+
+    def _add(self, name, labels, value, key, line):
+        """Give one read sample to its family, following prometheus_client's grouping."""
+        unit = self.unit
+        if unit is not None:
+            if name in unit.allowed:
+                self._accept(unit, name, labels, value, key, line)
+                if self.family is not None and unit.plan.mode is SKIP:
+                    self.family.interrupters.append((self.scraper.line_number(), line, labels))
+                return
+            self._close(unit)
+            self.unit = None
+        family = self.family
+        if family is not None and name in family.allowed:
+            if family.suspended:
+                self._resume(family)
+            self._accept(family, name, labels, value, key, line)
+            return
+        # A sample of no declared family: prometheus_client makes it a family of its own, untyped (text format:
+        # of this one sample; OpenMetrics: with the samples of the same name that follow).
+        if family is not None:
+            family.suspended = True  # ended for prometheus_client; resumed here if its samples come back
+        else:
+            self.family_start = self.scraper.line_number()
+        typ = 'unknown' if self.openmetrics else 'untyped'
+        unit = Family(name, typ, frozenset((name,)))
+        self._accept(unit, name, labels, value, key, line)
+        if family is not None and unit.plan.mode is SKIP:
+            family.interrupters.append((self.scraper.line_number(), line, labels))
+        if self.openmetrics:
+            self.unit = unit
+        else:
+            self._close(unit)
+        self.cache = self.acc = self.skipping = None
+
+    def _resume(self, family):
+        """Samples of a family came back after samples of another name: prometheus_client would lose them as
+        untyped families of their own; here they rejoin their family, and the lines that interrupted it (broken
+        names, most likely) are withheld from it like unreadable lines."""
+        family.suspended = False
+        for line_number, line, labels in family.interrupters:
+            self._count_skip(line_number, line, 'a sample of another name inside this family')
+            family.taints.append((None, labels))
+        family.interrupters = []
+
+    def _accept(self, family, name, labels, value, key, line):
+        plan = family.plan or self._plan(family)
+        mode = plan.mode
+        if mode is SKIP:
+            self.read_ok += 1
+            if family is self.family and not family.suspended and self.unit is None:
+                self.skipping = family.allowed
+            return
+        sample = name + plan.munge
+        if mode is PLAIN:
+            problem = _unreadable_bound(plan.typ, sample, labels)
+            if problem:
+                self._skip(line, problem)
+                return
+            series = key if key is not None else (sample, tuple(sorted(labels.items())))
+            if series in family.acc:
+                self._skip(line, 'a repeated series (its first value is kept)', taint=False)
+                return
+            self.read_ok += 1
+            family.acc[series] = None
+            family.samples.append(Sample(sample, labels, value))
+            return
+        entry = plan.cache.get(hash(key)) if key is not None else None
+        if entry is None:
+            try:
+                ident = self.series.identity(plan, sample, labels)
+            except exposition.Malformed as e:
+                self._skip(line, str(e))
+                return
+            entry = ident if ident is not None and not isinstance(ident, Joiner) else ident or Joiner(None)
+            if entry.seen == self.tick:
+                entry = Joiner(entry.ident)  # an identity read in this run, joined by a series of another text
+            if key is not None:
+                self.series.remember(plan, hash(key), entry)
+        elif entry.seen == self.tick:
+            self._skip(line, 'a repeated series (its first value is kept)', taint=False)
+            return
+        self.read_ok += 1
+        entry.seen = self.tick
+        ident = entry.ident
+        if ident is not None and value - value == 0 and (value != NO_LIMIT or not plan.nolimit):
+            acc = family.acc
+            previous = acc.get(ident)
+            acc[ident] = value if previous is None else ident.reduce(previous, value)
+        if family is self.family and not family.suspended and self.unit is None:
+            self.cache, self.acc = plan.cache, family.acc
+
+    # ------------------------------------------------------------------------------------------- a family
+    def _plan(self, family):
+        typ = family.typ or 'unknown'
+        key = (self.openmetrics, family.name, typ, family.allowed)
+        plan = family.plan = self.series.plan(key, lambda: self._new_plan(family.name, typ, family.allowed))
+        family.acc = {}
+        if plan.mode is PLAIN:
+            family.samples = []
+        return plan
+
+    def _new_plan(self, name, typ, allowed):
+        metric_name, munge = name, ''
+        if typ == 'counter' and not self.openmetrics:
+            # prometheus_client's text parser names a counter family without `_total` and its samples with it.
+            if name.endswith('_total'):
+                metric_name = name[:-6]
+            else:
+                munge = '_total'
+        plan_args = (name, typ if typ in METRIC_TYPES else 'unknown', metric_name, munge, allowed)
+        if not self.cached:
+            return Plan(*plan_args, PLAIN)
+        kind = self.scraper.transforms(Metric(metric_name, '', plan_args[1]))
+        if kind is None:
+            return Plan(*plan_args, SKIP)
+        if kind not in BOUND_ONLY_TRANSFORMERS:
+            return Plan(*plan_args, PLAIN)
+        nolimit = not self.scraper.tag_policy.submits(plan_args[1], NO_LIMIT)
+        return Plan(*plan_args, CACHED, nolimit)
+
+    def _close_family(self):
+        if self.unit is not None:
+            self._close(self.unit)
+            self.unit = None
+        if self.family is not None:
+            self._close(self.family)
+            self.family = None
+        self.cache = self.acc = self.skipping = None
+
+    def _close(self, family):
+        plan = family.plan or self._plan(family)
+        if plan.mode is SKIP:
+            return
+        if plan.mode is PLAIN:
+            self.ready.append(PlainFamily(plan.metric_name, plan.typ, family.samples, family.taints))
+            return
+        acc = family.acc
+        if family.taints:
+            self.withhold(family.taints, acc, self._kept)
+        tick = self.tick
+        sample_data = []
+        series = 0
+        for ident, value in acc.items():
+            if value - value != 0:
+                continue  # combined values past the largest float: not a number to submit
+            if ident.sent == tick:
+                self.withheld += 1  # handed over already in this run, by the same family declared before
+                continue
+            ident.sent = tick
+            sample_data.append((Sample(ident.name, ident.labels, value), ident.tags, ident.hostname))
+            series += ident.counts
+        self.ready.append(TaggedFamily(plan.metric_name, plan.typ, sample_data, series))
+
+    def withhold(self, taints, combined, describe):
+        """Drop from `combined` (a dict or list) every tag set an unreadable line could have contributed to: its
+        sample name (if known) and the labels read before the problem match. A combined count missing a series
+        would drop, which the Agent takes for a reset, then jump back: one scrape without it loses nothing."""
+        policy = self.scraper.tag_policy
+        conditions = [(name, policy.labels(labels).items()) for name, labels in taints]
+
+        def hit(item):
+            sample, kept = describe(item)
+            return any(
+                (name is None or name == sample) and all(_same_label(kept.get(k), v, k) for k, v in constraint)
+                for name, constraint in conditions
+            )
+
+        if isinstance(combined, dict):
+            doomed = [key for key in combined if hit(key)]
+            for key in doomed:
+                del combined[key]
+        else:
+            doomed = [item for item in combined if hit(item)]
+            combined[:] = [item for item in combined if not hit(item)]
+        self.withheld += len(doomed)
+
+    def _kept(self, ident):
+        """(sample name, labels after the tag policy) of a cached identity, read back from its tags: the first
+        tag of each name (static tags come after), renamed back to the label's name, `le` for the bound."""
+        names = {tag: label for label, tag in self.scraper.rename_labels.items()}
+        labels = {}
+        for tag in ident.tags:
+            name, _, value = tag.partition(':')
+            labels.setdefault(names.get(name, name), value)
+        if 'upper_bound' in ident.labels:
+            labels['le'] = ident.labels['upper_bound']
+        return ident.name, labels
+
+    # ----------------------------------------------------------------------------------------- bad lines
+    def _skip(self, line, reason, taint=True):
+        """A line that cannot be read: counted, logged, and withheld from its family's combined tag sets."""
+        line_number = self.scraper.line_number()
+        self._count_skip(line_number, line, reason)
+        if not taint or self.filtered_before == line_number - 1:
+            return  # a line amid those the raw line filters dropped is not one of the family read before
+        name, labels = exposition.lenient_head(line)
+        for family in (self.unit, self.family):
+            if family is not None and (name is None or name in family.allowed):
+                break
+        else:
+            return  # not a line of the family being read
+        family.taints.append((name + _munge(family, self.openmetrics) if name is not None else None, labels))
+
+    def _count_skip(self, line_number, line, reason):
+        self.skipped += 1
+        shown = self.scraper.loggable(line)
+        if self.first_skipped is None:
+            self.first_skipped = (line_number, reason, shown)
+        self.scraper.log.debug('Skipped line %s of the LiteLLM metrics (%s): %s', line_number, reason, shown)
+
+
+def _same_label(kept, taint, name):
+    if name != 'le' or kept is None or kept == taint:
+        return kept == taint
+    try:
+        return float(kept) == float(taint)  # the base rewrites bounds canonically (`1` as `1.0`)
+    except ValueError:
+        return False
+
+
+def _unreadable_bound(typ, sample, labels):
+    """What the base library's label normalizer would fail on in a family it transforms, or ''."""
+    label = 'le' if typ == 'histogram' else 'quantile' if typ == 'summary' else None
+    if label is None:
+        return ''
+    if label in labels:
+        try:
+            exposition.number(labels[label])
+        except exposition.Malformed:
+            return f'a `{label}` that is not a number'
+    elif typ == 'histogram' and sample.endswith('_bucket'):
+        return 'a histogram bucket without its `le` bound'
+    return ''
+
+
+def excerpt(line, limit=200):
+    """A line fit for a log: cut, and with undecodable bytes shown as escapes."""
+    text = line if len(line) <= limit else line[:limit] + '...'
+    return text.encode('utf-8', 'backslashreplace').decode('utf-8')
+
+
+def _munge(family, openmetrics):
+    """The suffix prometheus_client's text parser adds to the sample names of a counter typed without `_total`."""
+    if family.plan is not None:
+        return family.plan.munge
+    return '_total' if not openmetrics and family.typ == 'counter' and not family.name.endswith('_total') else ''

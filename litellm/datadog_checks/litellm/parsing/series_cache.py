@@ -1,0 +1,174 @@
+"""What each series becomes, remembered across runs: the tag step of a scrape, done once per series.
+
+A sample line's series text (`name{labels}`, everything before its value) is looked up by its hash in the plan
+of its family. A miss reads the labels strictly, applies the tag policy (tags.py) and asks the base library's own
+`generate_sample_data` what it makes of that one sample: its tags, hostname and normalised labels. The answer is
+kept as an `Identity`, the sample the base transformers will be handed each run with its tags. Series the policy
+leaves with the same tags share one identity (their values are combined); each later one is a `Joiner`.
+
+Memory: a remembered series costs its hash slot and one small object, and an identity its tags and labels,
+built by the base and held as they are; histogram buckets of one series share their label and tag strings.
+Series not seen for two runs are forgotten, and at most `series_cache_size` are held at once.
+"""
+
+from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
+
+from . import exposition
+
+# Enough for a proxy with about 600 active callers (a 300-caller payload holds about 200,000 series); a series
+# past it is still read and submitted, only not remembered.
+DEFAULT_CACHE_SIZE = 600_000
+SKIP, CACHED, PLAIN = 'skip', 'cached', 'plain'
+# Transformer types that read a sample's value and name only, and of its labels the bucket bound or quantile:
+# a cached sample carries just those (shared by every series with the same bound). Families of any other type
+# (`metadata`, custom transformers) are handed over with all their labels.
+BOUND_ONLY_TRANSFORMERS = frozenset(
+    {'counter', 'gauge', 'histogram', 'summary', 'rate', 'counter_gauge', 'monotonic_gauge', 'time_elapsed', 'native'}
+)
+BOUND_LABELS = ('upper_bound', 'quantile')
+
+
+class Identity:
+    """One combined tag set of a family: the sample handed to the base transformers, with its tags."""
+
+    __slots__ = ('ident', 'seen', 'sent', 'name', 'labels', 'tags', 'hostname', 'reduce', 'counts')
+
+    def __init__(self, name, labels, tags, hostname, reduce, counts):
+        self.ident = self  # a cache entry's identity, as for a Joiner
+        self.seen = 0  # the run that last read this series: a second reading in one run is a repeated line
+        self.sent = 0  # the run that last handed it over: a family declared twice must not give it two values
+        self.name = name
+        self.labels = labels
+        self.tags = tags
+        self.hostname = hostname
+        self.reduce = reduce
+        self.counts = counts  # counted in `scrape.series` (every sample but the +Inf bucket)
+
+
+class Joiner:
+    """A series whose tags are those of an identity read before it: its value is combined into that one."""
+
+    __slots__ = ('ident', 'seen')
+
+    def __init__(self, ident):
+        self.ident = ident
+        self.seen = 0
+
+
+class Plan:
+    """What the reader does with the families of one (format, name, type): skip them (the base would not submit
+    them), read them into cached identities, or hand their samples over as they are (PLAIN)."""
+
+    __slots__ = ('name', 'typ', 'metric_name', 'munge', 'allowed', 'mode', 'nolimit', 'cache', 'idents')
+
+    def __init__(self, name, typ, metric_name, munge, allowed, mode, nolimit=False):
+        self.name = name
+        self.typ = typ
+        self.metric_name = metric_name  # the family's name after prometheus_client's counter `_total` rule
+        self.munge = munge  # the suffix prometheus_client's text parser adds to a counter's sample names
+        self.allowed = allowed
+        self.mode = mode
+        self.nolimit = nolimit  # LiteLLM's "no limit" value is dropped from this family, as the tag policy does
+        self.cache = {} if mode is CACHED else None  # hash of the series text -> Identity or Joiner
+        self.idents = {}  # hash of (sample name, kept labels) -> Identity
+
+
+class SeriesCache:
+    """The plans of one scraper and the identities they remember."""
+
+    def __init__(self, scraper, cache_size=DEFAULT_CACHE_SIZE):
+        self.scraper = scraper
+        self.cache_size = cache_size
+        self.plans = {}
+        self.entries = 0
+        self.inserted = 0
+        self.strings = {}  # one copy of each label name, value and tag the cache holds
+        self.bounds = {}  # the labels of a cached sample (its bound or quantile, if any): one dict each
+        self.static_tags = None
+
+    def begin(self):
+        self.inserted = 0
+        if self.scraper.tags is not self.static_tags:
+            # Every identity holds the scraper's tags: built anew when they change.
+            self.clear()
+            self.static_tags = self.scraper.tags
+
+    def clear(self):
+        self.plans.clear()
+        self.entries = 0
+        self.strings.clear()
+        self.bounds.clear()
+
+    def intern(self, value):
+        return self.strings.setdefault(value, value)
+
+    def plan(self, key, new_plan):
+        plan = self.plans.get(key)
+        if plan is None:
+            if len(self.plans) > 10_000:
+                self.clear()  # family names do not churn; if they ever do, memory stays bounded
+            plan = self.plans[key] = new_plan()
+        return plan
+
+    def remember(self, plan, key, entry):
+        if self.entries < self.cache_size:
+            plan.cache[key] = entry
+            self.entries += 1
+            self.inserted += 1
+
+    def identity(self, plan, sample, labels):
+        """The identity of one series of a CACHED family, or None when the base library would not submit it.
+        Raises exposition.Malformed for a sample the base's label normaliser cannot read."""
+        scraper = self.scraper
+        policy = scraper.tag_policy
+        if policy.exclude_samples and policy.excluded(labels):
+            return None
+        kept = policy.labels(labels)
+        key = hash((sample, tuple(sorted(kept.items()))))
+        ident = plan.idents.get(key)
+        if ident is not None:
+            return Joiner(ident)
+        probe = Metric(plan.metric_name, '', plan.typ)
+        probe.samples = [Sample(sample, kept, 0)]
+        try:
+            given = next(iter(scraper.tag_step(probe)), None)
+        except ValueError:
+            raise exposition.Malformed('a bucket bound or quantile that is not a number') from None
+        if given is None:
+            return None  # excluded by one of the base's label filters
+        normalised, tags, hostname = given
+        if plan.typ == 'histogram' and sample.endswith('_bucket') and 'upper_bound' not in normalised.labels:
+            raise exposition.Malformed('a histogram bucket without its `le` bound')
+        intern = self.intern
+        bounds = tuple((name, normalised.labels[name]) for name in BOUND_LABELS if name in normalised.labels)
+        ident = plan.idents[key] = Identity(
+            intern(sample),
+            self.bounds.get(bounds) or self.bounds.setdefault(bounds, dict(bounds)),
+            tuple(intern(tag) for tag in tags),
+            hostname,
+            policy.combiner(plan.metric_name, plan.typ, sample),
+            not dict(bounds).get('upper_bound', '').endswith('inf'),
+        )
+        return ident
+
+    def sweep(self, tick):
+        """Forget the series not read in this run or the one before (LiteLLM drops idle series), so the cache
+        holds about the live series whatever their churn."""
+        if not self.inserted and self.entries <= self.cache_size:
+            return
+        keep_from = tick - 1
+        entries = 0
+        for plan in self.plans.values():
+            if plan.cache is None:
+                continue
+            stale = [key for key, entry in plan.cache.items() if entry.seen < keep_from]
+            for key in stale:
+                del plan.cache[key]
+            if stale:
+                live = {id(entry.ident) for entry in plan.cache.values()}
+                plan.idents = {key: ident for key, ident in plan.idents.items() if id(ident) in live}
+            entries += len(plan.cache)
+        self.entries = entries
+        if len(self.strings) > 4 * self.cache_size + 1000:
+            self.strings.clear()  # only sharing is lost
