@@ -246,7 +246,9 @@ class LitellmScraper(OpenMetricsScraper):
         cut = self.reader.cut if self.reader is not None else self.body_cut()
         if cut:
             dropped = self.reader.dropped if self.reader is not None else self.body_lines.dropped
-            message = http_errors.cut_short_message(self.body_lines.bytes, cut, self.body_lines.lines - dropped, dropped)
+            message = http_errors.cut_short_message(
+                self.body_lines.bytes, cut, self.body_lines.lines - dropped, dropped
+            )
             problems.append(self.redactor.scrub(message))
             self.count('scrape.truncated', 1, tags=self.tags)
         skipped = self.reader.skipped if self.reader is not None else 0
