@@ -195,6 +195,12 @@ async def _remember_end_user(spec):
         await user_api_key_cache.async_set_cache(key=key, value=row)
 
 
+def _public(request):
+    from litellm.proxy._types import LiteLLMRoutes
+
+    return request.url.path in LiteLLMRoutes.public_routes.value
+
+
 async def user_api_key_auth(request, api_key):
     """LiteLLM's custom auth hook: the master key is the admin, a test key its caller, anything else refused."""
     from litellm.proxy._types import LitellmUserRoles, UserAPIKeyAuth
@@ -205,6 +211,9 @@ async def user_api_key_auth(request, api_key):
         token = token[7:].strip()
     if master_key and token == master_key:
         return UserAPIKeyAuth(api_key=MASTER_ALIAS, user_role=LitellmUserRoles.PROXY_ADMIN, user_id='default_user_id')
+    if not token and _public(request):
+        # before 1.100 custom auth also guards LiteLLM's public routes (readiness): answer them as LiteLLM does
+        return UserAPIKeyAuth(user_role=LitellmUserRoles.INTERNAL_USER_VIEW_ONLY)
     for name, key in _keys().items():
         if token == key and name in CALLERS:
             spec = CALLERS[name]
