@@ -301,3 +301,40 @@ def test_budget_series_tags(dd_run_check, aggregator, serve_fixture, version):
     room = one(series, 'litellm.remaining.api_key.budget.metric', *key_tags(version, 'room'))
     context = next(t for (n, t), v in series.items() if n == 'litellm.remaining.api_key.budget.metric' and v == room)
     assert {t.split(':', 1)[0] for t in context} == {'hashed_api_key', 'api_key_alias'}
+
+
+@pytest.mark.parametrize('version', [v for v in VERSIONS if release(v) >= (1, 100)])
+def test_deployments_of_one_key_and_model_combine_to_the_lowest(dd_run_check, aggregator, serve_fixture, version):
+    """Without `model_id`, a key's per-model series of several deployments become one: the lowest count left is
+    the most recent reading of the key's window (each series holds the count after its own last request)."""
+    room = callers(version)['room']
+    raw = [
+        (labels, v)
+        for labels, v in raw_samples(version)['litellm_remaining_api_key_requests_for_model']
+        if labels['hashed_api_key'] == room['hashed_api_key']
+    ]
+    dd_run_check(LitellmCheck('litellm', {}, [serve_fixture('real', version, 'metrics.txt', exclude_labels=['model_id'])]))
+    aggregator.assert_no_duplicate_metrics()
+    got = [
+        m.value
+        for m in aggregator.metrics('litellm.remaining.api_key.requests_for_model')
+        if f'hashed_api_key:{room["hashed_api_key"]}' in m.tags
+    ]
+    assert got == [min(v for _, v in raw)] == [room['model_rpm_limit']['gpt-ok'] - sent(version, 'room')]
+
+
+@pytest.mark.parametrize('version', VERSIONS)
+def test_no_limit_and_unlimited_values_on_request(dd_run_check, aggregator, serve_fixture, version):
+    """`submit_no_limit_sentinels: true` sends LiteLLM's no-limit value as written; +Inf (no budget) never goes out."""
+    unlimited = callers(version)['unlimited']['hashed_api_key']
+    instance = serve_fixture('real', version, 'metrics.txt', submit_no_limit_sentinels=True)
+    dd_run_check(LitellmCheck('litellm', {}, [instance]))
+    got = {
+        m.value
+        for m in aggregator.metrics('litellm.remaining.api_key.tokens_for_model')
+        if f'hashed_api_key:{unlimited}' in m.tags
+    }
+    assert got == {NO_LIMIT}
+    assert not [
+        m for m in aggregator.metrics('litellm.remaining.api_key.budget.metric') if f'hashed_api_key:{unlimited}' in m.tags
+    ]
