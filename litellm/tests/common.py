@@ -114,6 +114,15 @@ def real_fixture_dirs():
     return sorted(d for d in os.listdir(REAL_FIXTURES) if os.path.isfile(os.path.join(REAL_FIXTURES, d, 'metrics.txt')))
 
 
+def budget_fixture_dirs():
+    """Real captures of the harness's budgets profile (custom auth with budgets and limits), oldest release first."""
+
+    def release(name):
+        return tuple(int(p) for p in name.split('-', 1)[0].split('.'))
+
+    return sorted((d for d in real_fixture_dirs() if d.endswith('-budgets')), key=release)
+
+
 def scrape_payloads():
     """Every whole scrape of the fixtures, relative to FIXTURES: each real capture's scrapes, then the derived."""
     real = [
@@ -136,21 +145,14 @@ NEWEST = '1.110.2'
 LITELLM_VERSION = '1.110.2'
 
 # Seed metrics a database-less capture cannot fill, with the reason. Each is covered by a derived payload
-# (fixtures/derived/) where LiteLLM's source gives its label set.
+# (fixtures/derived/) where LiteLLM's source gives its label set. Key and team budgets and per-model key limits are
+# not listed: the budgets profile's custom auth fills them without a database (fixtures/real/*-budgets).
 SEED_NOT_IN_CAPTURE = {
     'litellm.auth.failed_requests.count': 'declared by LiteLLM, recorded by no failure path',
     'litellm.proxy.pre_call.failed_requests.count': 'declared by LiteLLM, recorded by no failure path',
     'litellm.router.failed_requests.count': 'declared by LiteLLM, recorded by no failure path',
     'litellm.self.failed_requests.count': 'declared by LiteLLM, recorded by no failure path',
     'litellm.deployment.failure_by_tag_responses.count': 'LiteLLM < 1.75 only, which exports it only with a licence',
-    'litellm.remaining.api_key.budget.metric': 'a key budget needs the database; without one it is +Inf, not sent',
-    'litellm.remaining.api_key.requests_for_model': 'per-model key limits need the database; else no-limit sentinel',
-    'litellm.remaining.api_key.tokens_for_model': 'per-model key limits need the database; else no-limit sentinel',
-    'litellm.api.key.budget.remaining_hours.metric': 'needs a key budget with a reset time (database)',
-    'litellm.api.key.max_budget.metric': 'needs a key with a max budget (database)',
-    'litellm.team.budget.remaining_hours.metric': 'needs a team budget (database)',
-    'litellm.team.max_budget.metric': 'needs a team with a max budget (database)',
-    'litellm.remaining.team_budget.metric': 'needs a key that belongs to a team (database)',
     'litellm.batch_write_to_db.failed_requests.count': 'database writer',
     'litellm.batch_write_to_db.latency.bucket': 'database writer',
     'litellm.batch_write_to_db.latency.count': 'database writer',

@@ -437,6 +437,9 @@ QUESTIONS = {
         'litellm.remaining.api_key.budget.metric',
         'litellm.remaining.api_key.requests_for_model',
         'litellm.remaining_requests.metric',
+        'litellm.api.key.rate_limit_used.metric',
+        'litellm.remaining.org_budget.metric',
+        'litellm.remaining.customer_budget.metric',
     },
     'Are Redis and Postgres healthy?': {'litellm.redis.latency.sum', 'litellm.postgres.latency.sum'},
 }

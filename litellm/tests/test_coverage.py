@@ -130,10 +130,10 @@ def series(aggregator, name, *tags):
 
 def test_derived_database_payload_values_and_tags(dd_run_check, aggregator, serve_fixture):
     run(dd_run_check, serve_fixture('derived', 'database_1.110.2.txt'))
-    assert series(aggregator, 'litellm.remaining.team_budget.metric', 'team:team-checkout', 'team_alias:Checkout') == [
-        12.5
+    assert series(aggregator, 'litellm.org.budget.remaining_hours.metric', 'org_id:org-retail', 'org_alias:Retail') == [
+        240.0
     ]
-    assert series(aggregator, 'litellm.team.max_budget.metric', 'team:team-research') == [1000.0]
+    assert series(aggregator, 'litellm.customer.budget.remaining_hours.metric', 'end_user:customer-42') == [5.0]
     assert series(aggregator, 'litellm.postgres.failed_requests.count', 'error_class:TimeoutError') == [2]
     assert series(
         aggregator, 'litellm.redis.spend_update_queue.size', 'redis_spend_update_queue:redis_spend_update_queue'

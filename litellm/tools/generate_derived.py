@@ -1,11 +1,21 @@
 """Generator of the DERIVED payloads in tests/fixtures/derived/: families no proxy of this workplace can fill.
 
 Real captures come from real proxies (tools/harness). A few families need what a proxy here cannot have:
-LiteLLM's database (budgets, keys, teams, spend queues, DB writers; its client downloads engines at run time,
-which fails here), an enterprise licence (LiteLLM < 1.75 exported token counters only when licensed), or an
+LiteLLM's database (spend queues, DB writers, its cron jobs; its client downloads engines at run time, which
+fails here), an enterprise licence (LiteLLM < 1.75 exported token counters only when licensed), or an
 external service (the Lens exporter, Anthropic workload identity). For those, this script renders payloads with
 prometheus_client itself, so the text format is exactly LiteLLM's; family names, types and label names are
 those of LiteLLM's source (`litellm/integrations/prometheus*.py`) at the version each file names.
+
+Budgets and rate limits are NOT derived any more: LiteLLM fills them per request from the request's auth object,
+which the harness's custom auth builds without a database (`--profile budgets`, tests/fixtures/real/*-budgets).
+What stays derived of them needs the database or its cron job:
+
+  org and customer budget remaining hours   the per-request path passes no reset time for orgs and customers
+                                            (LiteLLM 1.110.2 sets them to None); only the budget cron, reading
+                                            the database, sets these gauges
+  project per-model rate limits             a project's limits are read from its database row
+  team members                              counted from the team's database row
 
 Label values and numbers are made up, deterministic, and plausible. Never edit the .txt files by hand:
 change this script and run `python -m tools.generate_derived` from `litellm/`; a test fails when the files
@@ -116,31 +126,10 @@ ORG = ['org_id', 'org_alias']
 
 # (family, kind, labels, values of the two series, extra label values per series)
 DB_BACKED_1_110 = [
-    # Budgets: set per request from the key's, team's, user's, org's or customer's database record, and by
-    # the budget cron. A finite remaining budget and its reset time exist only with a database.
-    ('litellm_remaining_team_budget_metric', 'gauge', TEAM, (12.5, 980.0)),
-    ('litellm_team_max_budget_metric', 'gauge', TEAM, (100.0, 1000.0)),
-    ('litellm_team_budget_remaining_hours_metric', 'gauge', TEAM, (20.5, 600.0)),
-    ('litellm_remaining_api_key_budget_metric', 'gauge', KEY, (0.75, 49.0)),
-    ('litellm_api_key_max_budget_metric', 'gauge', KEY, (10.0, 50.0)),
-    ('litellm_api_key_budget_remaining_hours_metric', 'gauge', KEY, (3.25, 160.0)),
-    ('litellm_remaining_user_budget_metric', 'gauge', ['user'], (4.0, 18.0)),
-    ('litellm_user_max_budget_metric', 'gauge', ['user'], (5.0, 20.0)),
-    ('litellm_user_budget_remaining_hours_metric', 'gauge', ['user'], (12.0, 36.0)),
-    ('litellm_remaining_org_budget_metric', 'gauge', ORG, (2500.0, 90.0)),
-    ('litellm_org_max_budget_metric', 'gauge', ORG, (5000.0, 100.0)),
+    # Hours to the budget reset of orgs and customers: only the budget cron sets them, from the database.
     ('litellm_org_budget_remaining_hours_metric', 'gauge', ORG, (240.0, 2.0)),
-    ('litellm_remaining_customer_budget_metric', 'gauge', ['end_user'], (1.5, 3.0)),
-    ('litellm_customer_max_budget_metric', 'gauge', ['end_user'], (2.0, 5.0)),
     ('litellm_customer_budget_remaining_hours_metric', 'gauge', ['end_user'], (5.0, 48.0)),
-    # Per-model limits of a key (set on the key in the database; 9.22e18 without).
-    ('litellm_remaining_api_key_requests_for_model', 'gauge', [*KEY, 'model', 'model_id'], (57.0, 1200.0)),
-    ('litellm_remaining_api_key_tokens_for_model', 'gauge', [*KEY, 'model', 'model_id'], (18000.0, 250000.0)),
-    # Rate limits of keys, teams and projects (limits stored in the database).
-    ('litellm_api_key_rate_limit_allowed_metric', 'gauge', [*KEY, 'rate_limit_type'], (60.0, 100000.0)),
-    ('litellm_api_key_rate_limit_used_metric', 'gauge', [*KEY, 'rate_limit_type'], (41.0, 23000.0)),
-    ('litellm_team_rate_limit_allowed_metric', 'gauge', [*TEAM, 'rate_limit_type'], (600.0, 1000000.0)),
-    ('litellm_team_rate_limit_used_metric', 'gauge', [*TEAM, 'rate_limit_type'], (120.0, 640000.0)),
+    # Rate limits of projects (limits stored in the project's database row).
     (
         'litellm_project_model_rate_limit_allowed_metric',
         'gauge',

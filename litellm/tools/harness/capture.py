@@ -7,6 +7,8 @@ Usage (from the litellm/ package directory):
         --out tests/fixtures/real/1.110.2-multiworker
     python -m tools.harness.capture --version 1.110.2 --profile features \
         --out tests/fixtures/real/1.110.2-features
+    python -m tools.harness.capture --version 1.110.2 --profile budgets \
+        --out tests/fixtures/real/1.110.2-budgets
 
 It installs LiteLLM==VERSION in a cached venv (<repo>/.cache/litellm/VERSION), starts
 redis-server, the fake upstream and ``litellm --config`` on loopback, drives real traffic
@@ -22,7 +24,8 @@ requests, see proxy.py) and writes, into --out:
 
 Bodies are written exactly as received, with two documented exceptions recorded in
 capture.json["scrub"]: the proxy's master key (random per run) is replaced by
-``sk-REDACTED`` should it ever appear, and local absolute paths (the venv, the Python
+``sk-REDACTED`` should it ever appear (the budgets profile's test keys, random per run too, by
+``sk-REDACTED-<caller>``), and local absolute paths (the venv, the Python
 installation, the temp work dir, the repo, the home dir: they show up in stack traces in
 /health error bodies) are replaced by ``<venv>``, ``<python>``, ``<workdir>``, ``<repo>``
 and ``<home>``, and the machine's host name by ``<hostname>``.
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import platform
 import re
@@ -240,7 +244,8 @@ def run_capture(
     finally:
         stack.stop()
 
-    replacements = [(secret, PLACEHOLDER.decode())] + local_replacements(venv, workdir)
+    test_keys = [(key, f"{PLACEHOLDER.decode()}-{name}") for name, key in stack.budget_keys.items()]
+    replacements = [(secret, PLACEHOLDER.decode())] + test_keys + local_replacements(venv, workdir)
     scrubbed = {}
     for name, body in bodies.items():
         body, counts = scrub(body, replacements)
@@ -281,6 +286,7 @@ def run_capture(
             "scrubbed": bool(scrubbed),
             "placeholders": [
                 "sk-REDACTED (proxy master key)",
+                "sk-REDACTED-<caller> (budgets profile test keys)",
                 "<venv>",
                 "<python>",
                 "<workdir>",
@@ -292,6 +298,12 @@ def run_capture(
         },
         "proxy_config": config,
     }
+    if stack.budget_keys:
+        # what the custom auth gave each test key, and the key's hash as LiteLLM labels it (hashed_api_key)
+        capture["budget_callers"] = {
+            name: {"hashed_api_key": hashlib.sha256(key.encode()).hexdigest(), **harness.budget_auth.CALLERS[name]}
+            for name, key in stack.budget_keys.items()
+        }
     data = json.dumps(capture, indent=2, sort_keys=False) + "\n"
     for needle, placeholder in replacements:  # error texts in traffic_records may hold paths too
         data = data.replace(needle, placeholder)
@@ -326,7 +338,8 @@ def main(argv=None) -> int:
         "--profile",
         choices=harness.PROFILES,
         default="default",
-        help="default: the traffic of every existing capture; features: plus the rarer families' triggers",
+        help="default: the traffic of every existing capture; features: plus the rarer families' triggers; "
+        "budgets: plus custom auth with budgets and rate limits",
     )
     args = parser.parse_args(argv)
 
