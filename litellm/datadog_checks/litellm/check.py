@@ -25,7 +25,7 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
         super().__init__(name, init_config, instances)
         if is_affirmative(self.instance.get('bundled_check_names', True)):
             self.aliases = BUNDLED_CHECK_NAMES
-        # The side requests (readiness, version, model health) go through `self.http`, so the instance's TLS,
+        # The side requests, readiness, version and model health, go through `self.http`, so the instance's TLS,
         # proxy and header settings apply, each with its own timeout. Their signals are tagged like the scrape's.
         self.redactor = SideRedactor(self.instance, self.http.options)
         scrub_logger(getattr(self.log, 'logger', self.log), self.redactor)
