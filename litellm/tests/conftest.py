@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from .common import read_fixture
@@ -32,6 +34,11 @@ def serve_fixture(serve):
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'live: runs against a real LiteLLM proxy on 127.0.0.1 (tools/live_env.py)')
+    if os.environ.get('LITELLM_TEST_INSTALLED_WHEEL'):
+        # scripts/test-agent-range.sh tests the installed wheel: the tree's copy must not be the one imported.
+        import datadog_checks.litellm as package
+
+        assert 'site-packages' in package.__file__, f'tests import {package.__file__}, not the installed wheel'
 
 
 @pytest.fixture(scope='session')

@@ -5,7 +5,7 @@ from datadog_checks.base import AgentCheck, OpenMetricsBaseCheckV2, is_affirmati
 
 from .licence import LicenceWatch
 from .line_filters import RAW_LINE_FILTERS
-from .metrics import METRIC_MAP
+from .metrics import BUNDLED_CHECK_NAMES, METRIC_MAP
 from .scraper import LitellmScraper
 from .side.model_health import ModelHealth
 from .side.probe import SideRedactor
@@ -19,10 +19,13 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
 
     # LiteLLM's families are bounded by the rename table; per-caller series must never be cut silently.
     DEFAULT_METRIC_LIMIT = 0
+    aliases = {}  # submitted name -> the bundled 2.x check's name for it, repeated on submission
 
     def __init__(self, name, init_config, instances):
         super().__init__(name, init_config, instances)
-        # The side requests (readiness, version, model health) go through `self.http`, so the instance's TLS,
+        if is_affirmative(self.instance.get('bundled_check_names', True)):
+            self.aliases = BUNDLED_CHECK_NAMES
+        # The side requests, readiness, version and model health, go through `self.http`, so the instance's TLS,
         # proxy and header settings apply, each with its own timeout. Their signals are tagged like the scrape's.
         self.redactor = SideRedactor(self.instance, self.http.options)
         scrub_logger(getattr(self.log, 'logger', self.log), self.redactor)
@@ -49,6 +52,17 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
                     step()
                 except Exception as e:
                     self.log.warning('LiteLLM %s failed: %s', step.__qualname__, e)
+
+    # Both parsers submit through these two methods, so the 2.x names follow every value, tag and option.
+    def gauge(self, name, value, *args, **kwargs):
+        super().gauge(name, value, *args, **kwargs)
+        if name in self.aliases:
+            super().gauge(self.aliases[name], value, *args, **kwargs)
+
+    def monotonic_count(self, name, value, *args, **kwargs):
+        super().monotonic_count(name, value, *args, **kwargs)
+        if name in self.aliases:
+            super().monotonic_count(self.aliases[name], value, *args, **kwargs)
 
     @AgentCheck.metadata_entrypoint
     def collect_version(self):

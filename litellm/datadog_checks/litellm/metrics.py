@@ -206,3 +206,12 @@ EXTRA_METRICS = {
 }
 
 METRIC_MAP = {**SEED_METRICS, **RENAMED_METRICS, **EXTRA_METRICS}
+
+# The names Datadog's bundled check (2.x) gives three token families that this check submits under the seed's names
+# (RENAMED_METRICS): with `bundled_check_names` (default on) each submission is repeated under the 2.x name, so a
+# dashboard built on the bundled check keeps its data. Keyed by submitted name, without the `litellm.` namespace.
+BUNDLED_CHECK_NAMES = {
+    'input.tokens.count': 'input_tokens.metric.count',
+    'output.tokens.count': 'output_tokens.metric.count',
+    'remaining_tokens': 'remaining_tokens.metric',
+}

@@ -20,6 +20,10 @@ def instance_auth_type():
     return 'basic'
 
 
+def instance_bundled_check_names():
+    return True
+
+
 def instance_cache_metric_wildcards():
     return True
 

@@ -7,3 +7,13 @@
 #         raise ValueError('my_number max value is 10, got %s' % str(values.get('my_number')))
 #
 #     return values
+from types import SimpleNamespace
+
+from datadog_checks.base.utils.models import validation
+
+try:
+    validation.security
+except AttributeError:
+    # The generated models call `validation.security` for file-path options (tls_ca_cert, auth_token, ...); the bases
+    # of Agents 7.68 to 7.7x predate it and enforce no file-path policy, so there it has nothing to check.
+    validation.security = SimpleNamespace(check_field_trusted_provider=lambda field_name, value, security_config: None)

@@ -1,4 +1,4 @@
-"""Small helpers shared by the side requests (readiness, version, model health): what may be shown of a URL
+"""Small helpers shared by the side requests: readiness, version, model health. What may be shown of a URL
 or of a failed request. Neither ever includes a header or a response body, and every message and tag also goes
 through `SideRedactor` (the scrape's key masking, plus credentials in the side URLs)."""
 
