@@ -466,7 +466,8 @@ class Reader:
                 self.withheld += 1  # handed over already in this run, by the same family declared before
                 continue
             ident.sent = tick
-            sample_data.append((Sample(ident.name, ident.labels, value), ident.tags, ident.hostname))
+            tags = ident.tags if ident.bound is None else ident.tags + (ident.bound,)
+            sample_data.append((Sample(ident.name, ident.labels, value), tags, ident.hostname))
             series += ident.counts
         self.ready.append(TaggedFamily(plan.metric_name, plan.typ, sample_data, series))
 
@@ -498,7 +499,7 @@ class Reader:
         tag of each name (static tags come after), renamed back to the label's name, `le` for the bound."""
         names = {tag: label for label, tag in self.scraper.rename_labels.items()}
         labels = {}
-        for tag in ident.tags:
+        for tag in ident.tags if ident.bound is None else ident.tags + (ident.bound,):
             name, _, value = tag.partition(':')
             labels.setdefault(names.get(name, name), value)
         if 'upper_bound' in ident.labels:

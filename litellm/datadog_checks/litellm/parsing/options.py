@@ -54,6 +54,7 @@ CACHED_OPTIONS = frozenset(STANDARD_FIELDS) | {
     'litellm_health_endpoint',
     'litellm_health_min_interval',
     'litellm_health_timeout',
+    'bundled_check_names',
 }
 
 # Options whose tags depend on other series (shared labels, target_info), that count samples per run

@@ -32,15 +32,16 @@ BOUND_LABELS = ('upper_bound', 'quantile')
 class Identity:
     """One combined tag set of a family: the sample handed to the base transformers, with its tags."""
 
-    __slots__ = ('ident', 'seen', 'sent', 'name', 'labels', 'tags', 'hostname', 'reduce', 'counts')
+    __slots__ = ('ident', 'seen', 'sent', 'name', 'labels', 'tags', 'bound', 'hostname', 'reduce', 'counts')
 
-    def __init__(self, name, labels, tags, hostname, reduce, counts):
+    def __init__(self, name, labels, tags, bound, hostname, reduce, counts):
         self.ident = self  # a cache entry's identity, as for a Joiner
         self.seen = 0  # the run that last read this series: a second reading in one run is a repeated line
         self.sent = 0  # the run that last handed it over: a family declared twice must not give it two values
         self.name = name
         self.labels = labels
-        self.tags = tags
+        self.tags = tags  # shared by the samples of one series: a bucket's bound tag is kept apart
+        self.bound = bound  # a bucket's bound tag, or None
         self.hostname = hostname
         self.reduce = reduce
         self.counts = counts  # counted in `scrape.series` (every sample but the +Inf bucket)
@@ -71,7 +72,7 @@ class Plan:
         self.mode = mode
         self.nolimit = nolimit  # LiteLLM's "no limit" value is dropped from this family, as the tag policy does
         self.cache = {} if mode is CACHED else None  # hash of the series text -> Identity or Joiner
-        self.idents = {}  # hash of (sample name, kept labels) -> Identity
+        self.idents = None  # (name, tags, bound, hostname) -> Identity, while a run meets new series
 
 
 class SeriesCache:
@@ -85,6 +86,8 @@ class SeriesCache:
         self.inserted = 0
         self.strings = {}  # one copy of each label name, value and tag the cache holds
         self.bounds = {}  # the labels of a cached sample (its bound or quantile, if any): one dict each
+        self.indexed = []  # plans whose identities are indexed in this run
+        self.tag_sets = {}  # one copy of each tuple of tags: the buckets, count and sum of a series share one
         self.static_tags = None
 
     def begin(self):
@@ -97,8 +100,10 @@ class SeriesCache:
     def clear(self):
         self.plans.clear()
         self.entries = 0
+        self.indexed = []
         self.strings.clear()
         self.bounds.clear()
+        self.tag_sets.clear()
 
     def intern(self, value):
         return self.strings.setdefault(value, value)
@@ -124,13 +129,8 @@ class SeriesCache:
         policy = scraper.tag_policy
         if policy.exclude_samples and policy.excluded(labels):
             return None
-        kept = policy.labels(labels)
-        key = hash((sample, tuple(sorted(kept.items()))))
-        ident = plan.idents.get(key)
-        if ident is not None:
-            return Joiner(ident)
         probe = Metric(plan.metric_name, '', plan.typ)
-        probe.samples = [Sample(sample, kept, 0)]
+        probe.samples = [Sample(sample, policy.labels(labels), 0)]
         try:
             given = next(iter(scraper.tag_step(probe)), None)
         except ValueError:
@@ -141,20 +141,53 @@ class SeriesCache:
         if plan.typ == 'histogram' and sample.endswith('_bucket') and 'upper_bound' not in normalised.labels:
             raise exposition.Malformed('a histogram bucket without its `le` bound')
         intern = self.intern
-        bounds = tuple((name, normalised.labels[name]) for name in BOUND_LABELS if name in normalised.labels)
+        labels = normalised.labels
+        tags = [intern(tag) for tag in tags]
+        bound = None
+        if 'upper_bound' in labels:
+            bound = f'{scraper.rename_labels.get("upper_bound", "upper_bound")}:{labels["upper_bound"]}'
+            if bound in tags:
+                tags.remove(bound)
+                bound = intern(bound)
+            else:
+                bound = None
+        tags = tuple(tags)
+        tags = self.tag_sets.setdefault(tags, tags)
+        # Series left with the same submission (name, tags, hostname) are one identity: their values combine.
+        key = (intern(sample), tags, bound, hostname)
+        ident = self.idents(plan).get(key)
+        if ident is not None:
+            return Joiner(ident)
+        bounds = tuple((name, labels[name]) for name in BOUND_LABELS if name in labels)
         ident = plan.idents[key] = Identity(
-            intern(sample),
+            key[0],
             self.bounds.get(bounds) or self.bounds.setdefault(bounds, dict(bounds)),
-            tuple(intern(tag) for tag in tags),
+            tags,
+            bound,
             hostname,
             policy.combiner(plan.metric_name, plan.typ, sample),
-            not dict(bounds).get('upper_bound', '').endswith('inf'),
+            not labels.get('upper_bound', '').endswith('inf'),
         )
         return ident
+
+    def idents(self, plan):
+        """The identities of a plan by submission, built when a run meets a new series and dropped at its end:
+        the cache itself holds only series texts and identities."""
+        if plan.idents is None:
+            plan.idents = {}
+            for entry in plan.cache.values():
+                ident = entry.ident
+                if ident is not None:
+                    plan.idents[(ident.name, ident.tags, ident.bound, ident.hostname)] = ident
+            self.indexed.append(plan)
+        return plan.idents
 
     def sweep(self, tick):
         """Forget the series not read in this run or the one before (LiteLLM drops idle series), so the cache
         holds about the live series whatever their churn."""
+        for plan in self.indexed:
+            plan.idents = None
+        self.indexed = []
         if not self.inserted and self.entries <= self.cache_size:
             return
         keep_from = tick - 1
@@ -165,10 +198,11 @@ class SeriesCache:
             stale = [key for key, entry in plan.cache.items() if entry.seen < keep_from]
             for key in stale:
                 del plan.cache[key]
-            if stale:
-                live = {id(entry.ident) for entry in plan.cache.values()}
-                plan.idents = {key: ident for key, ident in plan.idents.items() if id(ident) in live}
             entries += len(plan.cache)
         self.entries = entries
-        if len(self.strings) > 4 * self.cache_size + 1000:
-            self.strings.clear()  # only sharing is lost
+        # Strings and tag tuples of forgotten series are dropped with the tables once they outnumber the live
+        # ones: only the sharing of what is cached next is lost.
+        if len(self.strings) > 2 * entries + 10_000:
+            self.strings.clear()
+        if len(self.tag_sets) > 2 * entries + 1000:
+            self.tag_sets.clear()
