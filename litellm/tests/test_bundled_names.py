@@ -15,7 +15,12 @@ from .http_server import Response
 # (payload, LiteLLM family, this check's name, the 2.x name): each family as a release of LiteLLM exports it.
 CASES = [
     (('real', NEWEST, 'metrics.txt'), 'litellm_input_tokens_metric', 'input.tokens.count', 'input_tokens.metric.count'),
-    (('real', NEWEST, 'metrics.txt'), 'litellm_output_tokens_metric', 'output.tokens.count', 'output_tokens.metric.count'),
+    (
+        ('real', NEWEST, 'metrics.txt'),
+        'litellm_output_tokens_metric',
+        'output.tokens.count',
+        'output_tokens.metric.count',
+    ),
     (('real', NEWEST, 'metrics.txt'), 'litellm_remaining_tokens_metric', 'remaining_tokens', 'remaining_tokens.metric'),
     # LiteLLM 1.80.11 still exports the predecessor family; the 2.x name follows the value whichever family fed it.
     (('real', '1.80.11', 'metrics.txt'), 'litellm_remaining_tokens', 'remaining_tokens', 'remaining_tokens.metric'),

@@ -22,6 +22,7 @@ from ..tags import NO_LIMIT
 from . import exposition
 from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, SKIP, Joiner, Plan, SeriesCache
 
+INF = float('inf')
 VALUE_CACHE_SIZE = 20_000  # distinct value texts remembered (`1.0`, `0.0`, ...); cleared when full
 # Sample names a family of each type holds, as prometheus_client's parsers allow them.
 TEXT_SUFFIXES = {
@@ -96,6 +97,7 @@ class Reader:
         self.read_ok = 0
         self.cut = None  # why the last family was not handed over, for a body that did not end as it must
         self.dropped = 0
+        self.broken = []
         self.ready = []
         self.family = self.unit = None
 
@@ -157,6 +159,7 @@ class Reader:
         self.read_ok = 0
         self.cut = None
         self.dropped = 0
+        self.broken = []  # histograms not submitted, with why
         self.family = self.unit = None
         self.family_start = 0
         self.cache = self.acc = None
@@ -451,11 +454,24 @@ class Reader:
         if plan.mode is SKIP:
             return
         if plan.mode is PLAIN:
+            if plan.typ == 'histogram':
+                problem = histogram_problem(lambda: _plain_buckets(family.samples))
+                if problem:
+                    self._withhold_family(plan.metric_name, problem)
+                    return
             self.ready.append(PlainFamily(plan.metric_name, plan.typ, family.samples, family.taints))
             return
+        self.series.release(plan)
         acc = family.acc
         if family.taints:
             self.withhold(family.taints, acc, self._kept)
+        if plan.typ == 'histogram':
+            problem = histogram_problem(
+                lambda: ((id(ident.tags), ident.bound.le, value) for ident, value in acc.items())
+            )
+            if problem:
+                self._withhold_family(plan.metric_name, problem)
+                return
         tick = self.tick
         sample_data = []
         series = 0
@@ -466,10 +482,16 @@ class Reader:
                 self.withheld += 1  # handed over already in this run, by the same family declared before
                 continue
             ident.sent = tick
-            tags = ident.tags if ident.bound is None else ident.tags + (ident.bound,)
-            sample_data.append((Sample(ident.name, ident.labels, value), tags, ident.hostname))
-            series += ident.counts
+            bound = ident.bound
+            tags = ident.tags if bound.tag is None else ident.tags + (bound.tag,)
+            sample_data.append((Sample(ident.name, bound.labels, value), tags, ident.hostname))
+            series += bound.counts
         self.ready.append(TaggedFamily(plan.metric_name, plan.typ, sample_data, series))
+
+    def _withhold_family(self, name, problem):
+        """A histogram that breaks its invariants is not submitted this run: its buckets would be read wrong."""
+        self.broken.append(f'{name} ({problem})')
+        self.scraper.log.debug('The LiteLLM histogram %s was not submitted: %s', name, problem)
 
     def withhold(self, taints, combined, describe):
         """Drop from `combined` (a dict or list) every tag set an unreadable line could have contributed to: its
@@ -499,11 +521,11 @@ class Reader:
         tag of each name (static tags come after), renamed back to the label's name, `le` for the bound."""
         names = {tag: label for label, tag in self.scraper.rename_labels.items()}
         labels = {}
-        for tag in ident.tags if ident.bound is None else ident.tags + (ident.bound,):
+        for tag in ident.tags if ident.bound.tag is None else ident.tags + (ident.bound.tag,):
             name, _, value = tag.partition(':')
             labels.setdefault(names.get(name, name), value)
-        if 'upper_bound' in ident.labels:
-            labels['le'] = ident.labels['upper_bound']
+        if 'upper_bound' in ident.bound.labels:
+            labels['le'] = ident.bound.labels['upper_bound']
         return ident.name, labels
 
     # ----------------------------------------------------------------------------------------- bad lines
@@ -527,6 +549,42 @@ class Reader:
         if self.first_skipped is None:
             self.first_skipped = (line_number, reason, shown)
         self.scraper.log.debug('Skipped line %s of the LiteLLM metrics (%s): %s', line_number, reason, shown)
+
+
+def histogram_problem(buckets):
+    """Why a histogram's buckets break the format's invariants, or ''. `buckets()` yields (series, bound, value)
+    in exposition order, bound None for its count and sum; the buckets of each series must rise with their bound
+    and end with `+Inf`. A first pass follows the order; only a family out of order is sorted."""
+    last = {}  # series -> (bound, value) of its last bucket
+    ordered = True
+    for key, bound, value in buckets():
+        if bound is None:
+            continue
+        previous = last.get(key)
+        if previous is not None and (bound <= previous[0] or value < previous[1]):
+            ordered = False
+            break
+        last[key] = (bound, value)
+    if ordered:
+        return '' if all(bound == INF for bound, _ in last.values()) else 'a series without its `+Inf` bucket'
+    groups = {}
+    for key, bound, value in buckets():
+        if bound is not None:
+            groups.setdefault(key, []).append((bound, value))
+    for values in groups.values():
+        values.sort()
+        if values[-1][0] != INF:
+            return 'a series without its `+Inf` bucket'
+        if any(b[1] < a[1] or b[0] == a[0] for a, b in zip(values, values[1:], strict=False)):
+            return 'a bucket counting less than a smaller bound, or a bound repeated'
+    return ''
+
+
+def _plain_buckets(samples):
+    for sample in samples:
+        bound = sample.labels.get('le') if sample.name.endswith('_bucket') else None
+        series = tuple(sorted((k, v) for k, v in sample.labels.items() if k != 'le'))
+        yield series, float(bound) if bound is not None else None, sample.value
 
 
 def _same_label(kept, taint, name):

@@ -27,24 +27,40 @@ BOUND_ONLY_TRANSFORMERS = frozenset(
     {'counter', 'gauge', 'histogram', 'summary', 'rate', 'counter_gauge', 'monotonic_gauge', 'time_elapsed', 'native'}
 )
 BOUND_LABELS = ('upper_bound', 'quantile')
+INF = float('inf')
+
+
+class Bound:
+    """What a sample's bound or quantile gives it, shared by every series with the same one: the labels the
+    transformers read, a bucket's bound tag (kept apart from its series' tags) and its bound as a number."""
+
+    __slots__ = ('labels', 'tag', 'le', 'counts')
+
+    def __init__(self, labels, tag, le):
+        self.labels = labels
+        self.tag = tag
+        self.le = le
+        self.counts = le != INF  # counted in `scrape.series`: every sample but the +Inf bucket
 
 
 class Identity:
     """One combined tag set of a family: the sample handed to the base transformers, with its tags."""
 
-    __slots__ = ('ident', 'seen', 'sent', 'name', 'labels', 'tags', 'bound', 'hostname', 'reduce', 'counts')
+    __slots__ = ('seen', 'sent', 'name', 'tags', 'bound', 'hostname', 'reduce')
 
-    def __init__(self, name, labels, tags, bound, hostname, reduce, counts):
-        self.ident = self  # a cache entry's identity, as for a Joiner
+    def __init__(self, name, tags, bound, hostname, reduce):
         self.seen = 0  # the run that last read this series: a second reading in one run is a repeated line
         self.sent = 0  # the run that last handed it over: a family declared twice must not give it two values
         self.name = name
-        self.labels = labels
-        self.tags = tags  # shared by the samples of one series: a bucket's bound tag is kept apart
-        self.bound = bound  # a bucket's bound tag, or None
+        self.tags = tags  # shared by the samples of one series (a bucket's bound tag is in `bound`)
+        self.bound = bound
         self.hostname = hostname
         self.reduce = reduce
-        self.counts = counts  # counted in `scrape.series` (every sample but the +Inf bucket)
+
+    @property
+    def ident(self):
+        """A cache entry's identity, as for a Joiner."""
+        return self
 
 
 class Joiner:
@@ -85,8 +101,7 @@ class SeriesCache:
         self.entries = 0
         self.inserted = 0
         self.strings = {}  # one copy of each label name, value and tag the cache holds
-        self.bounds = {}  # the labels of a cached sample (its bound or quantile, if any): one dict each
-        self.indexed = []  # plans whose identities are indexed in this run
+        self.bounds = {}  # one Bound of each
         self.tag_sets = {}  # one copy of each tuple of tags: the buckets, count and sum of a series share one
         self.static_tags = None
 
@@ -100,7 +115,6 @@ class SeriesCache:
     def clear(self):
         self.plans.clear()
         self.entries = 0
-        self.indexed = []
         self.strings.clear()
         self.bounds.clear()
         self.tag_sets.clear()
@@ -159,35 +173,33 @@ class SeriesCache:
         if ident is not None:
             return Joiner(ident)
         bounds = tuple((name, labels[name]) for name in BOUND_LABELS if name in labels)
+        shared = self.bounds.get((bounds, bound))
+        if shared is None:
+            le = float(labels['upper_bound']) if bound is not None else None
+            shared = self.bounds[(bounds, bound)] = Bound(dict(bounds), bound, le)
         ident = plan.idents[key] = Identity(
-            key[0],
-            self.bounds.get(bounds) or self.bounds.setdefault(bounds, dict(bounds)),
-            tags,
-            bound,
-            hostname,
-            policy.combiner(plan.metric_name, plan.typ, sample),
-            not labels.get('upper_bound', '').endswith('inf'),
+            key[0], tags, shared, hostname, policy.combiner(plan.metric_name, plan.typ, sample)
         )
         return ident
 
     def idents(self, plan):
-        """The identities of a plan by submission, built when a run meets a new series and dropped at its end:
-        the cache itself holds only series texts and identities."""
+        """The identities of a plan by submission, built when its family meets a new series and dropped when the
+        family ends (`release`): the cache itself holds only series texts and identities."""
         if plan.idents is None:
             plan.idents = {}
             for entry in plan.cache.values():
                 ident = entry.ident
                 if ident is not None:
                     plan.idents[(ident.name, ident.tags, ident.bound, ident.hostname)] = ident
-            self.indexed.append(plan)
         return plan.idents
+
+    @staticmethod
+    def release(plan):
+        plan.idents = None
 
     def sweep(self, tick):
         """Forget the series not read in this run or the one before (LiteLLM drops idle series), so the cache
         holds about the live series whatever their churn."""
-        for plan in self.indexed:
-            plan.idents = None
-        self.indexed = []
         if not self.inserted and self.entries <= self.cache_size:
             return
         keep_from = tick - 1
