@@ -252,9 +252,8 @@ class LitellmScraper(OpenMetricsScraper):
             problems.append(self.redactor.scrub(message))
             self.count('scrape.truncated', 1, tags=self.tags)
         if self.reader is not None and self.reader.broken:
-            problems.append(
-                f'Histograms not submitted this run, their buckets breaking the format: {", ".join(self.reader.broken)}.'
-            )
+            broken = ', '.join(self.reader.broken)
+            problems.append(f'Histograms not submitted this run, their buckets breaking the format: {broken}.')
         skipped = self.reader.skipped if self.reader is not None else 0
         if skipped:
             problems.append(self.skipped_message())
