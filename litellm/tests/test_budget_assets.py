@@ -22,11 +22,7 @@ AGGREGATE = {'min': min, 'max': max, 'sum': sum, 'avg': lambda v: sum(v) / len(v
 def submitted(dd_run_check, aggregator, serve_fixture):
     """{(name, tags)} -> value of one check run on the newest budgets capture."""
     dd_run_check(LitellmCheck('litellm', {}, [serve_fixture('real', NEWEST_BUDGETS, 'metrics.txt')]))
-    return {
-        (name, frozenset(m.tags)): m.value
-        for name in aggregator.metric_names
-        for m in aggregator.metrics(name)
-    }
+    return {(name, frozenset(m.tags)): m.value for name in aggregator.metric_names for m in aggregator.metrics(name)}
 
 
 def evaluate(query, series):

@@ -223,17 +223,31 @@ def test_rate_limits_allowed_and_used(dd_run_check, aggregator, serve_fixture, v
     # The limited key: rpm limit 3, six requests: three answered, three refused with 429.
     assert sent(version, 'limited', 429) == sent(version, 'limited') == limited['rpm_limit']
     assert {
-        r.get('error_type') for r in capture(version)['traffic_records'] if r['category'] == 'budget_limited' and r['status'] == 429
+        r.get('error_type')
+        for r in capture(version)['traffic_records']
+        if r['category'] == 'budget_limited' and r['status'] == 429
     } == {'throttling_error/429'}
     for caller, s in (('limited', limited), ('room', room)):
         tags = key_tags(version, caller)
-        assert one(series, 'litellm.api.key.rate_limit_allowed.metric', *tags, 'rate_limit_type:requests') == s['rpm_limit']
-        assert one(series, 'litellm.api.key.rate_limit_allowed.metric', *tags, 'rate_limit_type:tokens') == s['tpm_limit']
+        assert (
+            one(series, 'litellm.api.key.rate_limit_allowed.metric', *tags, 'rate_limit_type:requests')
+            == s['rpm_limit']
+        )
+        assert (
+            one(series, 'litellm.api.key.rate_limit_allowed.metric', *tags, 'rate_limit_type:tokens') == s['tpm_limit']
+        )
         # Used counts the answered requests: refused ones are not charged to the window.
-        assert one(series, 'litellm.api.key.rate_limit_used.metric', *tags, 'rate_limit_type:requests') == sent(version, caller)
+        assert one(series, 'litellm.api.key.rate_limit_used.metric', *tags, 'rate_limit_type:requests') == sent(
+            version, caller
+        )
         team = (f'team:{s["team_id"]}', f'team_alias:{s["team_alias"]}')
-        assert one(series, 'litellm.team.rate_limit_allowed.metric', *team, 'rate_limit_type:requests') == s['team_rpm_limit']
-        assert one(series, 'litellm.team.rate_limit_used.metric', *team, 'rate_limit_type:requests') == sent(version, caller)
+        assert (
+            one(series, 'litellm.team.rate_limit_allowed.metric', *team, 'rate_limit_type:requests')
+            == s['team_rpm_limit']
+        )
+        assert one(series, 'litellm.team.rate_limit_used.metric', *team, 'rate_limit_type:requests') == sent(
+            version, caller
+        )
     # Used reaches allowed for the key whose limit was hit.
     tags = key_tags(version, 'limited')
     assert one(series, 'litellm.api.key.rate_limit_used.metric', *tags, 'rate_limit_type:requests') == one(
@@ -266,7 +280,9 @@ def test_per_model_limits_of_a_key(dd_run_check, aggregator, serve_fixture, vers
     assert min(requests) == room['model_rpm_limit']['gpt-ok'] - sent(version, 'room')
     assert 0 < room['model_tpm_limit']['gpt-ok'] - min(tokens) < 1000
     if release(version) >= (1, 110):
-        used = one(series, 'litellm.api.key.rate_limit_used.metric', *key_tags(version, 'room'), 'rate_limit_type:tokens')
+        used = one(
+            series, 'litellm.api.key.rate_limit_used.metric', *key_tags(version, 'room'), 'rate_limit_type:tokens'
+        )
         assert min(tokens) == room['model_tpm_limit']['gpt-ok'] - used
     # Keys without a per-model limit: LiteLLM writes sys.maxsize ("no limit"), which is not submitted.
     raw = raw_samples(version)['litellm_remaining_api_key_requests_for_model']
@@ -313,7 +329,9 @@ def test_deployments_of_one_key_and_model_combine_to_the_lowest(dd_run_check, ag
         for labels, v in raw_samples(version)['litellm_remaining_api_key_requests_for_model']
         if labels['hashed_api_key'] == room['hashed_api_key']
     ]
-    dd_run_check(LitellmCheck('litellm', {}, [serve_fixture('real', version, 'metrics.txt', exclude_labels=['model_id'])]))
+    dd_run_check(
+        LitellmCheck('litellm', {}, [serve_fixture('real', version, 'metrics.txt', exclude_labels=['model_id'])])
+    )
     aggregator.assert_no_duplicate_metrics()
     got = [
         m.value
@@ -336,5 +354,7 @@ def test_no_limit_and_unlimited_values_on_request(dd_run_check, aggregator, serv
     }
     assert got == {NO_LIMIT}
     assert not [
-        m for m in aggregator.metrics('litellm.remaining.api_key.budget.metric') if f'hashed_api_key:{unlimited}' in m.tags
+        m
+        for m in aggregator.metrics('litellm.remaining.api_key.budget.metric')
+        if f'hashed_api_key:{unlimited}' in m.tags
     ]

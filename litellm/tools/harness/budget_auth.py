@@ -12,7 +12,7 @@ key is answered as LiteLLM answers it (the ``litellm_proxy_master_key`` alias, a
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 KEYS_ENV = 'HARNESS_BUDGET_KEYS'
 MASTER_ALIAS = 'litellm_proxy_master_key'
@@ -110,7 +110,7 @@ def _keys():
 
 
 def _at(hours):
-    return None if hours is None else datetime.now(timezone.utc) + timedelta(hours=hours)
+    return None if hours is None else datetime.now(UTC) + timedelta(hours=hours)
 
 
 def _fields(model):
@@ -167,7 +167,9 @@ def _carry_snapshots(auth, spec, known):
             budget_reset_at=_at(spec.get('user_reset_hours')), max_budget=spec.get('user_max_budget'), user_alias=None
         )
     if 'org_budget_snapshot' in known and spec.get('org_id'):
-        auth.org_budget_snapshot = OrgBudgetSnapshot(spend=spec.get('org_spend', 0.0), max_budget=spec.get('org_max_budget'))
+        auth.org_budget_snapshot = OrgBudgetSnapshot(
+            spend=spec.get('org_spend', 0.0), max_budget=spec.get('org_max_budget')
+        )
 
 
 async def _remember_end_user(spec):
@@ -222,4 +224,6 @@ async def user_api_key_auth(request, api_key):
     # a 401 like LiteLLM's own refusal of an unknown key (any other exception becomes a 500)
     from litellm.proxy._types import ProxyException
 
-    raise ProxyException(message='invalid key for the harness custom auth', type='auth_error', param='api_key', code=401)
+    raise ProxyException(
+        message='invalid key for the harness custom auth', type='auth_error', param='api_key', code=401
+    )

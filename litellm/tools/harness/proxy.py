@@ -1374,7 +1374,9 @@ def drive_budget_traffic(handle, tag: str | None = None, timeout: float = 120.0)
             extra = {"user": end_user} if end_user else {}
             body = _chat_body("gpt-ok", f"budget {tag} {name} {i}", **extra)
             rec.send(f"budget_{name}", "/v1/chat/completions", body, key=keys[name])
-    rec.send("budget_unknown_key", "/v1/chat/completions", _chat_body("gpt-ok", f"who {tag}"), key=generate_master_key())
+    rec.send(
+        "budget_unknown_key", "/v1/chat/completions", _chat_body("gpt-ok", f"who {tag}"), key=generate_master_key()
+    )
     return _summary(rec.records, tag, 1)
 
 
