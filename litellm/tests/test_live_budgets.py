@@ -55,9 +55,10 @@ def test_budgets_and_rate_limits_live(dd_run_check, aggregator, budget_stack):
     dd_run_check(check)
     used = gauges(aggregator, 'litellm.api.key.rate_limit_used.metric')
     limited = {tags: v for tags, v in used.items() if 'api_key_alias:rate-limited' in tags}
-    assert limited[next(t for t in limited if 'rate_limit_type:requests' in t)] == budget_auth.CALLERS['limited'][
-        'rpm_limit'
-    ]
+    assert (
+        limited[next(t for t in limited if 'rate_limit_type:requests' in t)]
+        == budget_auth.CALLERS['limited']['rpm_limit']
+    )
     after = min(
         v
         for tags, v in gauges(aggregator, 'litellm.remaining.api_key.requests_for_model').items()
