@@ -10,6 +10,9 @@ Public API (stable, used by pytest fixtures and ``make demo``):
   launch(version, ...) -> Stack                          all of the above, as a context manager
   drive_traffic(handle, ...) -> dict                     real requests through the proxy
   drive_feature_traffic(stack, ...) -> dict              the ``features`` profile's extra requests
+  drive_budget_traffic(stack, ...) -> dict               the ``budgets`` profile's extra requests
+  probe_budget_enforcement(stack) -> dict                ``budgets``: restart with LiteLLM's checks on
+                                                         custom auth, one request per test key
 
 Profiles (``profile=`` of launch / build_proxy_config / write_proxy_config / drive_traffic):
 
