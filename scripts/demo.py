@@ -1,9 +1,11 @@
 """`make demo`: the LiteLLM check against a real LiteLLM proxy on this machine.
 
 Installs what it needs (reused by the next run), starts the live environment of the tests (the pinned LiteLLM
-proxy on 127.0.0.1, a fake upstream, Redis), sends traffic, runs the check, sends more traffic and runs it again,
-as `datadog-agent check litellm --check-rate` does, so that counts have values. Then prints every metric and
-service check submitted, stops everything, and exits 0 only if both runs succeeded.
+proxy on 127.0.0.1, a fake upstream, Redis) with the harness's custom auth, whose test keys carry budgets and rate
+limits, sends traffic, runs the check, sends more traffic and runs it again, as `datadog-agent check litellm
+--check-rate` does, so that counts have values. Then prints every metric and service check submitted, the budgets
+and rate limits by key, team, user, organization and customer, stops everything, and exits 0 only if both runs
+succeeded.
 """
 
 from __future__ import annotations
@@ -82,6 +84,97 @@ def print_metrics(first, second, endpoint_tag):
         print(f'{name:<{width}}  {mtype:<5}  {sets:>4}  {value:>11}  {tags}')
 
 
+# The budget section: (heading, identity tags, {column: metric}) per kind of budget holder.
+BUDGETS = (
+    (
+        'API keys',
+        ('api_key_alias',),
+        {
+            'remaining $': 'litellm.remaining.api_key.budget.metric',
+            'max $': 'litellm.api.key.max_budget.metric',
+            'hours to reset': 'litellm.api.key.budget.remaining_hours.metric',
+        },
+    ),
+    (
+        'teams',
+        ('team_alias', 'team'),
+        {
+            'remaining $': 'litellm.remaining.team_budget.metric',
+            'max $': 'litellm.team.max_budget.metric',
+            'hours to reset': 'litellm.team.budget.remaining_hours.metric',
+        },
+    ),
+    (
+        'users',
+        ('user',),
+        {
+            'remaining $': 'litellm.remaining.user_budget.metric',
+            'max $': 'litellm.user.max_budget.metric',
+            'hours to reset': 'litellm.user.budget.remaining_hours.metric',
+        },
+    ),
+    (
+        'organizations',
+        ('org_alias', 'org_id'),
+        {'remaining $': 'litellm.remaining.org_budget.metric', 'max $': 'litellm.org.max_budget.metric'},
+    ),
+    (
+        'customers',
+        ('end_user',),
+        {'remaining $': 'litellm.remaining.customer_budget.metric', 'max $': 'litellm.customer.max_budget.metric'},
+    ),
+    (
+        'key rate limits',
+        ('api_key_alias', 'rate_limit_type'),
+        {'used': 'litellm.api.key.rate_limit_used.metric', 'allowed': 'litellm.api.key.rate_limit_allowed.metric'},
+    ),
+    (
+        'team rate limits',
+        ('team_alias', 'rate_limit_type'),
+        {'used': 'litellm.team.rate_limit_used.metric', 'allowed': 'litellm.team.rate_limit_allowed.metric'},
+    ),
+    (
+        'per-model key limits (lowest over deployments)',
+        ('api_key_alias', 'model'),
+        {
+            'requests left': 'litellm.remaining.api_key.requests_for_model',
+            'tokens left': 'litellm.remaining.api_key.tokens_for_model',
+        },
+    ),
+)
+
+
+def budget_rows(series, identity, columns):
+    """{who: {column: value}} from one run's gauges; several series of one holder (deployments) give the lowest."""
+    rows = {}
+    for (name, tags), (_, value, _) in series.items():
+        column = next((c for c, metric in columns.items() if metric == name), None)
+        if column is None:
+            continue
+        values = dict(t.split(':', 1) for t in tags)
+        who = ' / '.join(values.get(tag, '-') for tag in identity)
+        cell = rows.setdefault(who, {})
+        cell[column] = min(value, cell.get(column, value))
+    return rows
+
+
+def print_budgets(series):
+    """Budgets and rate limits by holder, as submitted in one run (negative: spent past the max budget)."""
+    shown = 0
+    for heading, identity, columns in BUDGETS:
+        rows = budget_rows(series, identity, columns)
+        if not rows:
+            print(f'{heading}: none submitted')
+            continue
+        width = max(len(who) for who in rows)
+        print(f'{heading}:')
+        print(f'  {" / ".join(identity):<{width}}  ' + '  '.join(f'{c:>14}' for c in columns))
+        for who in sorted(rows):
+            print(f'  {who:<{width}}  ' + '  '.join(f'{number(rows[who].get(c)):>14}' for c in columns))
+        shown += len(rows)
+    return shown
+
+
 def print_service_checks(runs):
     print(f'{"RUN":<3}  {"SERVICE CHECK":<28}  {"STATUS":<8}  TAGS / MESSAGE')
     for number_, checks in enumerate(runs, 1):
@@ -102,7 +195,7 @@ def main(argv=None):
     print(f'redis-server: {installed["redis_server"] or "none: " + live_env.NO_REDIS}')
 
     step('2/6 start the fake upstream, Redis and the LiteLLM proxy on 127.0.0.1, then send traffic')
-    with live_env.running(args.litellm_version) as stack:
+    with live_env.running(args.litellm_version, profile='budgets') as stack:
         instance = live_env.instance(stack)
         shown = dict(instance, headers={'Authorization': 'Bearer <the proxy master key>'})
         print(f'proxy ready after {stack.proxy.startup_seconds:.1f}s; the instance: {json.dumps(shown)}')
@@ -126,16 +219,21 @@ def main(argv=None):
             print_metrics(first, second, endpoint_tag)
         print()
         print_service_checks([checks1, checks2])
+
+        step('budgets and rate limits in run 2 (the test keys of the custom auth; "-": not reported)')
+        holders = print_budgets(second)
         step('stopping the proxy, Redis and the upstream')
 
     names = {key[0] for key in second if key[0].startswith('litellm.')}
+    budget_series = sum(1 for key in second if any(key[0] in cols.values() for _, _, cols in BUDGETS))
     health = [STATUS.get(sc.status) for sc in checks2 if sc.name == 'litellm.openmetrics.health']
-    ok = not error1 and not error2 and health == ['OK']
+    ok = not error1 and not error2 and health == ['OK'] and budget_series > 0
     runs = ', '.join(f'run {i} {"failed" if error else "OK"}' for i, error in ((1, error1), (2, error2)))
     print(
         f'\ndemo {"OK" if ok else "FAILED"}: LiteLLM {args.litellm_version}, proxy ready in '
         f'{stack.proxy.startup_seconds:.1f}s; {runs}; {len(names)} litellm.* metrics in {len(second)} series; '
-        f'litellm.openmetrics.health {"/".join(health) or "none"}; {time.monotonic() - began:.0f}s in all'
+        f'litellm.openmetrics.health {"/".join(health) or "none"}; {budget_series} budget and rate-limit series '
+        f'for {holders} holders; {time.monotonic() - began:.0f}s in all'
     )
     return 0 if ok else 1
 

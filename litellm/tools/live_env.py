@@ -85,15 +85,19 @@ def wait_settled(stack, quiet: float = 1.0, attempts: int = 120, wait: float = 0
 
 
 def send_traffic(stack, rounds: int = 1) -> dict:
-    """One round of every kind of request (harness.drive_traffic), counted by the proxy when this returns."""
-    sent = harness.drive_traffic(stack, rounds=rounds)
+    """One round of every kind of request (harness.drive_traffic, with the budget traffic when the stack runs the
+    budgets profile), counted by the proxy when this returns."""
+    sent = harness.drive_traffic(stack, rounds=rounds, profile=stack.profile)
     wait_settled(stack)
     return sent
 
 
-def start(version: str = LITELLM_VERSION, traffic: bool = True):
-    """Start upstream, Redis and the proxy, wait until ready, and send a first round of traffic. Returns the Stack."""
-    stack = harness.launch(version, keep_workdir=False)
+def start(version: str = LITELLM_VERSION, traffic: bool = True, profile: str = 'default'):
+    """Start upstream, Redis and the proxy, wait until ready, and send a first round of traffic. Returns the Stack.
+
+    profile='budgets' (`make demo`) adds the harness's custom auth with budgets and rate limits, and its traffic.
+    """
+    stack = harness.launch(version, keep_workdir=False, profile=profile)
     try:
         wait_ready(stack)
         if traffic:
@@ -107,8 +111,8 @@ def start(version: str = LITELLM_VERSION, traffic: bool = True):
 
 
 @contextlib.contextmanager
-def running(version: str = LITELLM_VERSION, traffic: bool = True):
-    stack = start(version, traffic)
+def running(version: str = LITELLM_VERSION, traffic: bool = True, profile: str = 'default'):
+    stack = start(version, traffic, profile)
     try:
         yield stack
     finally:

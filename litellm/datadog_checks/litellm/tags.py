@@ -42,7 +42,8 @@ RESERVED_TAGS = frozenset({'host', 'device', 'source', 'service', 'env', 'versio
 RENAME_PREFIX = 'litellm_'
 GENERIC_RENAMES = {name: RENAME_PREFIX + name for name in sorted(RESERVED_TAGS)}
 
-# `sys.maxsize` as LiteLLM exports it (9.223372036854776e+18): "no limit" on the per-key, per-model gauges.
+# `sys.maxsize` as LiteLLM exports it (9.223372036854776e+18): "no limit" on the per-key, per-model gauges (LiteLLM
+# 1.80 writes it for a key with a per-model limit too: it enforces the limit but does not read it back).
 NO_LIMIT = float(2**63)
 
 API_KEY_LABEL = 'hashed_api_key'
@@ -71,7 +72,8 @@ def hash_api_key(value):
 
 # How gauge series with the same tags are combined, by LiteLLM family; metadata.csv says the same per metric.
 # Remaining budgets, requests, tokens and hours: the most constrained value (the series of one key, team or
-# deployment repeat it, or each worker holds its last reading). Per-worker amounts: the sum. Everything else:
+# deployment repeat it, each worker holds its last reading, or each deployment of a key's model holds the count
+# left after its own last request). Per-worker amounts: the sum. Everything else:
 # the largest value, never more than one series reported (the worst deployment state, configured limits, rate
 # limit usage read from shared counters, database counts that only one worker sets).
 SUM, MIN, MAX = 'sum', 'min', 'max'

@@ -20,7 +20,11 @@ requests, see proxy.py) and writes, into --out:
   readiness.json              raw GET /health/readiness body
   readiness_details.json      raw GET /health/readiness/details body (Bearer)
   health.json                 raw GET /health body (Bearer; calls every model)
-  capture.json                versions, timings, traffic counts, status codes, scrubbing
+  capture.json                versions, timings, traffic counts, status codes, scrubbing; with
+                              --profile budgets also what each test key was given
+                              ("budget_callers") and, from a restart with LiteLLM's own checks
+                              on custom auth (custom_auth_run_common_checks), what the proxy
+                              answered each key ("budget_enforcement")
 
 Bodies are written exactly as received, with two documented exceptions recorded in
 capture.json["scrub"]: the proxy's master key (random per run) is replaced by
@@ -236,6 +240,11 @@ def run_capture(
         upstream_stats = stack.upstream.stats()
         pids_at_end = stack.pids
         startup_seconds = stack.proxy.startup_seconds
+        enforcement = None
+        if profile == "budgets":
+            harness.log("restarting with custom_auth_run_common_checks: true (budget enforcement probe)")
+            enforcement = harness.probe_budget_enforcement(stack)
+            harness.log(f"enforcement probe: {enforcement['by_category_status']}")
         workdir = stack.workdir
     except BaseException:
         stack.keep_workdir = True
@@ -298,6 +307,13 @@ def run_capture(
         },
         "proxy_config": config,
     }
+    if enforcement is not None:
+        # after the scrapes, on a restarted proxy: what LiteLLM answers each test key once it runs its own checks
+        capture["budget_enforcement"] = {
+            "general_settings": {"custom_auth_run_common_checks": True},
+            "by_category_status": enforcement["by_category_status"],
+            "records": enforcement["records"],
+        }
     if stack.budget_keys:
         # what the custom auth gave each test key, and the key's hash as LiteLLM labels it (hashed_api_key)
         capture["budget_callers"] = {
