@@ -75,5 +75,9 @@ def test_turning_it_off_changes_nothing_else(dd_run_check, aggregator, serve):
     bundled = {f'litellm.{name}' for name in BUNDLED_CHECK_NAMES.values()}
     assert set(with_aliases) - set(without) == bundled
     for name, submitted in without.items():
-        if name != 'litellm.process.uptime.seconds':  # time since the proxy started: the clock moved
+        if name not in ('litellm.process.uptime.seconds', 'litellm.scrape.series'):  # the clock; the count below
             assert with_aliases[name] == submitted, name
+    # `litellm.scrape.series` counts what was submitted, the 2.x names included.
+    added = sum(len(with_aliases[name]) for name in bundled)
+    [(_, with_count, _)], [(_, without_count, _)] = with_aliases['litellm.scrape.series'], without['litellm.scrape.series']
+    assert with_count == without_count + added
