@@ -28,7 +28,7 @@ def load(path):
 
 @pytest.fixture
 def validate():
-    """validate(manifest) -> (failures, warnings) of every offline validator, the published manifest as `origin/master`."""
+    """validate(manifest) -> (failures, warnings) of the offline validators, against the published identity."""
     previous_root = get_root()
     set_root(os.path.dirname(CHECK_ROOT))
     published = load(PUBLISHED)

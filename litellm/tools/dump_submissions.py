@@ -13,7 +13,6 @@ from unittest import mock
 
 from datadog_checks.base.checks.openmetrics.v2.transformers import time_elapsed
 from datadog_checks.base.stubs import aggregator, datadog_agent
-
 from datadog_checks.litellm import LitellmCheck
 from tests.common import REAL_FIXTURES, real_fixture_dirs
 from tests.http_server import LocalServer, Response
