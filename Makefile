@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CHECK := litellm
 
-.PHONY: help venv lint validate live-env unit oldest-base test demo fmt
+.PHONY: help venv lint validate live-env unit agent-range oldest-base test demo fmt
 
 help:
 	@echo "make demo   - run the check against a real LiteLLM proxy on this machine"
@@ -23,13 +23,17 @@ fmt: venv
 	PATH="$(CURDIR)/.cache/venv/bin:$$PATH" ddev --no-interactive --here test --fmt $(CHECK)
 
 # Validations fail when a generated file (conf.yaml.example, config_models) is out of sync with spec.yaml, and on
-# metadata, service checks, dashboards, the tile README and package metadata that Datadog would refuse.
+# metadata, service checks, dashboards, the tile README, package metadata, HTTP use and dependencies that Datadog
+# would refuse; then ddev's manifest validators, offline (`ddev validate manifest` is gone), as a test.
 validate: venv
 	@echo "== ddev validations"
 	@export PATH="$(CURDIR)/.cache/venv/bin:$$PATH"; set -e; \
-	for v in config models metadata service-checks dashboards readmes package imports; do \
+	for v in config models metadata service-checks dashboards readmes package imports http dep eula saved-views \
+		legacy-signature; do \
 		echo "-- validate $$v"; ddev --no-interactive --here validate $$v $(CHECK); \
 	done
+	@echo "-- manifest validators"
+	cd $(CHECK) && ../.cache/venv/bin/python -m pytest -p no:cacheprovider -q tests/test_manifest.py
 
 # The pinned LiteLLM proxy (tests/common.py: LITELLM_VERSION) and redis-server for the live tests, installed once
 # under .cache/litellm/<version> and reused. In CI (CI=true) a failed install fails; elsewhere the live tests skip.
@@ -37,16 +41,23 @@ live-env: venv
 	@echo "== live environment (LiteLLM proxy venv, redis-server)"
 	@cd $(CHECK) && ../.cache/venv/bin/python -m tools.live_env install
 
+# Every test, with the standard toolchain: `ddev --here test` runs them in its hatch environment (Python 3.13 and the
+# base hatch.toml pins), the live tests against what `make live-env` installed.
 unit: venv live-env
-	@echo "== tests"
-	cd $(CHECK) && ../.cache/venv/bin/python -m pytest -p no:cacheprovider -ra tests
+	@echo "== tests (ddev --here test)"
+	PATH="$(CURDIR)/.cache/venv/bin:$$PATH" ddev --no-interactive --here test $(CHECK) -- -p no:cacheprovider -ra
 
-# The parser and unit tests again against the oldest datadog-checks-base the check supports (pyproject's floor),
-# in .cache/venv-oldest (built once, about a minute).
+# Both ends of the supported Agent range: the wheel built from the tree, installed as the Agent installs it, tested
+# on Python 3.12 + the base of Agent 7.68 and on Python 3.13 + the newest base, and its submissions on every real
+# capture diffed across those and the day-to-day pair (venvs cached in .cache/agent-range; see the script).
+agent-range: venv
+	@scripts/test-agent-range.sh
+
+# The oldest end alone.
 oldest-base: venv
-	@scripts/test-oldest-base.sh
+	@scripts/test-agent-range.sh agent-7.68 day-to-day
 
-test: lint validate unit oldest-base
+test: lint validate unit agent-range
 
 demo: venv
 	@.cache/venv/bin/python scripts/demo.py

@@ -4,8 +4,9 @@
 #   day-to-day   Python 3.13 + the base requirements-dev.txt pins (the project's venv)
 #   newest       Python 3.13 + the newest base on the index (NEWEST_BASE below)
 # In each, the wheel is installed as `datadog-agent integration install -w` installs it (pip --no-index --no-deps,
-# not editable), the check's tests run against that install, and every real capture's submissions are dumped;
-# the dumps must be identical across the environments. Venvs live in .cache/agent-range/<env>, rebuilt only when
+# not editable), the check's tests run against that install at both ends (`make unit` runs every test on the
+# day-to-day pair), and every real capture's submissions are dumped; the dumps must be identical across the
+# environments. Venvs live in .cache/agent-range/<env>, rebuilt only when
 # their inputs change (a stamp, as scripts/bootstrap.sh does). Usage: test-agent-range.sh [env ...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,11 +14,17 @@ cache="$root/.cache/agent-range"
 NEWEST_BASE=38.7.0
 # The tests every environment runs: parser, unit, tags, filters, licence, coverage, transport, side requests, memory.
 TESTS=(test_parser.py test_parser_properties.py test_unit.py test_tags.py test_line_filters.py test_licence.py
-    test_coverage.py test_transport.py test_readiness.py test_model_health.py test_scrape_memory.py)
+    test_coverage.py test_transport.py test_readiness.py test_model_health.py test_scrape_memory.py
+    test_bundled_names.py)
 
 floor=$(grep -oE '"datadog-checks-base>=[0-9.]+"' "$root/litellm/pyproject.toml" | grep -oE '[0-9][0-9.]*')
 daily=$(grep -oE '^datadog-checks-base\[deps\]==[0-9.]+' "$root/requirements-dev.txt" | grep -oE '[0-9][0-9.]*$')
 tools=$(grep -E '^(datadog-checks-dev|hypothesis)' "$root/requirements-dev.txt")
+
+quiet() {  # run a pip command, without the warnings pip prints for each configured index folder that does not exist
+    "$@" 2>&1 | { grep -v "^WARNING: Location '" || true; } >&2
+    return "${PIPESTATUS[0]}"
+}
 
 find_python() {  # $1 = 3.12 or 3.13, found as scripts/bootstrap.sh finds 3.13
     local want=$1 c
@@ -43,14 +50,14 @@ env_spec() {  # name -> "python base how"
 install_base() {  # venv base how
     local venv=$1 base=$2 how=$3
     if [ "$how" = deps ]; then
-        "$venv/bin/python" -m pip install --quiet --progress-bar off "datadog-checks-base[deps]==$base" >&2
+        quiet "$venv/bin/python" -m pip install --quiet --progress-bar off "datadog-checks-base[deps]==$base"
         return
     fi
     # The base's [deps] extra pins a certifi release the index may lack: install the base alone, then its [deps]
     # pins as published, with certifi (the CA bundle, never imported by the check's code) at the newest release
     # the index has when the pinned one is missing. The substitution is printed.
-    "$venv/bin/python" -m pip install --quiet --progress-bar off --no-deps "datadog-checks-base==$base" >&2
-    "$venv/bin/python" - "$venv" <<'EOF' >&2
+    quiet "$venv/bin/python" -m pip install --quiet --progress-bar off --no-deps "datadog-checks-base==$base"
+    quiet "$venv/bin/python" - "$venv" <<'EOF'
 import subprocess, sys
 from importlib.metadata import requires
 from packaging.requirements import Requirement
@@ -84,10 +91,10 @@ build_env() {  # name -> path of a ready venv
     echo "test-agent-range: building $venv (Python $py, datadog-checks-base $base; a minute or two the first time)" >&2
     rm -rf "$venv"
     "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --progress-bar off --upgrade pip packaging >&2
+    quiet "$venv/bin/python" -m pip install --quiet --progress-bar off --upgrade pip packaging
     install_base "$venv" "$base" "$how"
     # shellcheck disable=SC2086
-    "$venv/bin/python" -m pip install --quiet --progress-bar off $tools "datadog-checks-base==$base" >&2
+    quiet "$venv/bin/python" -m pip install --quiet --progress-bar off $tools "datadog-checks-base==$base"
     echo "$want" > "$venv/.stamp"
     echo "$venv"
 }
@@ -120,15 +127,17 @@ for name in "${envs[@]}"; do
     venv=$(build_env "$name")
     # Exactly what the Agent runs for a local wheel (less its constraints file, which pins no datadog-* package).
     "$venv/bin/python" -m pip uninstall --quiet --yes datadog-litellm >/dev/null 2>&1 || true
-    "$venv/bin/python" -m pip install --no-cache-dir --no-index --no-deps --disable-pip-version-check --quiet "$wheel"
+    quiet "$venv/bin/python" -m pip install --no-cache-dir --no-index --no-deps --disable-pip-version-check "$wheel"
     root_dir="$venv/checkroot"
     checkroot "$root_dir"
     versions=$("$venv/bin/python" -c 'import sys; from importlib.metadata import version as v
 print("Python", sys.version.split()[0] + ", datadog-checks-base", v("datadog-checks-base") + ", datadog-litellm", v("datadog-litellm"))')
     echo "== $name: $versions"
     start=$SECONDS
-    (cd "$root_dir" && LITELLM_TEST_INSTALLED_WHEEL=1 "$venv/bin/python" -m pytest -p no:cacheprovider -q \
-        "${TESTS[@]/#/tests/}") || status=1
+    if [ "$name" != day-to-day ]; then
+        (cd "$root_dir" && LITELLM_TEST_INSTALLED_WHEEL=1 "$venv/bin/python" -m pytest -p no:cacheprovider -q \
+            "${TESTS[@]/#/tests/}") || status=1
+    fi
     dump="$cache/$name.submissions.jsonl"
     (cd "$root_dir" && LITELLM_TEST_INSTALLED_WHEEL=1 "$venv/bin/python" -m tools.dump_submissions > "$dump") || status=1
     echo "-- $name: tests and dump in $((SECONDS - start))s; $(wc -l < "$dump") submissions dumped"

@@ -13,15 +13,11 @@ from .common import NEWEST, read_fixture
 from .http_server import Response
 
 # (payload, LiteLLM family, this check's name, the 2.x name): each family as a release of LiteLLM exports it.
+NEWEST_SCRAPE = ('real', NEWEST, 'metrics.txt')
 CASES = [
-    (('real', NEWEST, 'metrics.txt'), 'litellm_input_tokens_metric', 'input.tokens.count', 'input_tokens.metric.count'),
-    (
-        ('real', NEWEST, 'metrics.txt'),
-        'litellm_output_tokens_metric',
-        'output.tokens.count',
-        'output_tokens.metric.count',
-    ),
-    (('real', NEWEST, 'metrics.txt'), 'litellm_remaining_tokens_metric', 'remaining_tokens', 'remaining_tokens.metric'),
+    (NEWEST_SCRAPE, 'litellm_input_tokens_metric', 'input.tokens.count', 'input_tokens.metric.count'),
+    (NEWEST_SCRAPE, 'litellm_output_tokens_metric', 'output.tokens.count', 'output_tokens.metric.count'),
+    (NEWEST_SCRAPE, 'litellm_remaining_tokens_metric', 'remaining_tokens', 'remaining_tokens.metric'),
     # LiteLLM 1.80.11 still exports the predecessor family; the 2.x name follows the value whichever family fed it.
     (('real', '1.80.11', 'metrics.txt'), 'litellm_remaining_tokens', 'remaining_tokens', 'remaining_tokens.metric'),
 ]
@@ -70,7 +66,7 @@ def test_not_sent_when_turned_off(dd_run_check, aggregator, serve_fixture, paylo
 
 
 def test_turning_it_off_changes_nothing_else(dd_run_check, aggregator, serve):
-    server = serve({'/metrics/': Response(read_fixture('real', NEWEST, 'metrics.txt'))})
+    server = serve({'/metrics/': Response(read_fixture(*NEWEST_SCRAPE))})
     instance = {'openmetrics_endpoint': f'{server.base_url}/metrics/'}
     dd_run_check(LitellmCheck('litellm', {}, [instance]))
     with_aliases = {n: series(aggregator, n[len('litellm.') :]) for n in aggregator.metric_names}
@@ -80,5 +76,10 @@ def test_turning_it_off_changes_nothing_else(dd_run_check, aggregator, serve):
     bundled = {f'litellm.{name}' for name in BUNDLED_CHECK_NAMES.values()}
     assert set(with_aliases) - set(without) == bundled
     for name, submitted in without.items():
-        if name != 'litellm.process.uptime.seconds':  # time since the proxy started: the clock moved
+        if name not in ('litellm.process.uptime.seconds', 'litellm.scrape.series'):  # the clock; the count below
             assert with_aliases[name] == submitted, name
+    # `litellm.scrape.series` counts what was submitted, the 2.x names included.
+    added = sum(len(with_aliases[name]) for name in bundled)
+    [(_, with_count, _)] = with_aliases['litellm.scrape.series']
+    [(_, without_count, _)] = without['litellm.scrape.series']
+    assert with_count == without_count + added

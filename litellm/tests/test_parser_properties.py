@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from datadog_checks.litellm import LitellmCheck
 from datadog_checks.litellm.line_filters import RAW_LINE_FILTERS
-from datadog_checks.litellm.metrics import METRIC_MAP
+from datadog_checks.litellm.metrics import BUNDLED_CHECK_NAMES, METRIC_MAP
 
 from .common import REAL_FIXTURES, real_fixture_dirs
 from .http_server import LocalServer, Response
@@ -102,7 +102,9 @@ def datadog_names(family):
     if target is None:
         return set()
     name = 'litellm.' + (target if isinstance(target, str) else target['name'])
-    return {name, f'{name}.count', f'{name}.bucket', f'{name}.sum'}
+    names = {name, f'{name}.count', f'{name}.bucket', f'{name}.sum'}
+    # Also sent under the bundled 2.x check's name (`bundled_check_names`, on by default).
+    return names | {f'litellm.{BUNDLED_CHECK_NAMES[n[8:]]}' for n in names if n[8:] in BUNDLED_CHECK_NAMES}
 
 
 def submitted(aggregator):

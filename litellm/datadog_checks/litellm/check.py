@@ -20,6 +20,7 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
     # LiteLLM's families are bounded by the rename table; per-caller series must never be cut silently.
     DEFAULT_METRIC_LIMIT = 0
     aliases = {}  # submitted name -> the bundled 2.x check's name for it, repeated on submission
+    alias_series = 0  # series submitted under a 2.x name in this run
 
     def __init__(self, name, init_config, instances):
         super().__init__(name, init_config, instances)
@@ -42,6 +43,7 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
             self.side_steps.append(self.model_health.run)
 
     def check(self, instance):
+        self.alias_series = 0
         try:
             super().check(instance)
             self.licence.report(any(scraper.unlicensed for scraper in self.scrapers.values()))
@@ -55,14 +57,18 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
 
     # Both parsers submit through these two methods, so the 2.x names follow every value, tag and option.
     def gauge(self, name, value, *args, **kwargs):
+        if name == 'scrape.series':  # the scraper's count of the series it submitted, to which the 2.x names add
+            value, self.alias_series = value + self.alias_series, 0
         super().gauge(name, value, *args, **kwargs)
         if name in self.aliases:
             super().gauge(self.aliases[name], value, *args, **kwargs)
+            self.alias_series += 1
 
     def monotonic_count(self, name, value, *args, **kwargs):
         super().monotonic_count(name, value, *args, **kwargs)
         if name in self.aliases:
             super().monotonic_count(self.aliases[name], value, *args, **kwargs)
+            self.alias_series += 1
 
     @AgentCheck.metadata_entrypoint
     def collect_version(self):

@@ -11,9 +11,7 @@ from types import SimpleNamespace
 
 from datadog_checks.base.utils.models import validation
 
-try:
-    validation.security
-except AttributeError:
-    # The generated models call `validation.security` for file-path options (tls_ca_cert, auth_token, ...); the bases
-    # of Agents 7.68 to 7.7x predate it and enforce no file-path policy, so there it has nothing to check.
+if not hasattr(validation, 'security'):
+    # Generated models call `validation.security` on file-path options (tls_ca_cert, auth_token, ...); older bases
+    # (that of Agent 7.68 among them) predate it and enforce no file-path policy, so there it has nothing to check.
     validation.security = SimpleNamespace(check_field_trusted_provider=lambda field_name, value, security_config: None)
