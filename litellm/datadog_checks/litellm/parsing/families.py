@@ -187,7 +187,7 @@ class Reader:
     # ----------------------------------------------------------------------------------------------- a line
     def _line(self, line):
         if line is FILTERED:
-            self.filtered_before = self.scraper.line_number()
+            self.filtered_before = self.scraper.line_number()  # the number of the line after them
             return
         if self.openmetrics is None:
             self.openmetrics = self.scraper.openmetrics_format()
@@ -533,7 +533,7 @@ class Reader:
         """A line that cannot be read: counted, logged, and withheld from its family's combined tag sets."""
         line_number = self.scraper.line_number()
         self._count_skip(line_number, line, reason)
-        if not taint or self.filtered_before == line_number - 1:
+        if not taint or self.filtered_before == line_number:
             return  # a line amid those the raw line filters dropped is not one of the family read before
         name, labels = exposition.lenient_head(line)
         for family in (self.unit, self.family):
