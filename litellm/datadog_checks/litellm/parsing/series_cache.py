@@ -16,9 +16,9 @@ from prometheus_client.samples import Sample
 
 from . import exposition
 
-# Enough for a proxy with about 600 active callers (a 300-caller payload holds about 200,000 series); a series
+# Enough for a proxy with about 400 active callers (a 300-caller payload holds about 210,000 series); a series
 # past it is still read and submitted, only not remembered.
-DEFAULT_CACHE_SIZE = 600_000
+DEFAULT_CACHE_SIZE = 300_000
 SKIP, CACHED, PLAIN = 'skip', 'cached', 'plain'
 # Transformer types that read a sample's value and name only, and of its labels the bucket bound or quantile:
 # a cached sample carries just those (shared by every series with the same bound). Families of any other type
