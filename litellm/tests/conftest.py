@@ -50,14 +50,21 @@ def litellm_live():
     """
     from tools import live_env
 
+    require_live_env()
+    with live_env.dd_environment_run() as live:
+        yield live
+
+
+def require_live_env():
+    """Install the live environment, or skip the test with the reason (CI, where it must install, fails)."""
+    from tools import live_env
+
     try:
         live_env.install()
     except live_env.Unavailable as exc:
         if live_env.in_ci():
             raise
         pytest.skip(f'live LiteLLM proxy unavailable: {exc}')
-    with live_env.dd_environment_run() as live:
-        yield live
 
 
 @pytest.fixture(scope='session')

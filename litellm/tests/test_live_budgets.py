@@ -7,17 +7,14 @@ from datadog_checks.litellm import LitellmCheck
 from tools import live_env
 from tools.harness import budget_auth
 
+from .conftest import require_live_env
+
 pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope='module')
 def budget_stack():
-    try:
-        live_env.install()
-    except live_env.Unavailable as exc:
-        if live_env.in_ci():
-            raise
-        pytest.skip(f'live LiteLLM proxy unavailable: {exc}')
+    require_live_env()
     with live_env.running(profile='budgets') as stack:
         yield stack
 
