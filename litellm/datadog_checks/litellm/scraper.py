@@ -12,9 +12,11 @@ from datadog_checks.base.errors import ConfigurationError
 from .licence import UNLICENSED_FAMILY
 from .parsing.fastpath import DEFAULT_CACHE_SIZE, Reader, excerpt
 from .tags import BOUND_TAGS, TagPolicy
-from .transport import http_errors
+from .transport import fetch, http_errors
 from .transport.body import BodyLines, response_problem
-from .transport.redact import Redactor, scrub_logger
+from .transport.decode import Budget
+from .transport.limits import max_body_bytes
+from .transport.redact import Redactor, safe_tag, scrub_library_loggers, scrub_logger
 
 # A skipped line holding this many characters of a secret in a row is not logged.
 NEAR_SECRET = 10
@@ -148,6 +150,14 @@ class LitellmScraper(OpenMetricsScraper):
         self.series = 0
         self.unlicensed = False
         self.body_lines = None
+        waiting = self.rate_limit.remaining()
+        if waiting is not None:
+            # The proxy asked for a pause (429 with Retry-After): no request until it ends.
+            message = f'Not scraped: {self.rate_limited} ({waiting:.0f} s left)'
+            self.submit_health_check(ServiceCheck.CRITICAL, message=message)
+            raise http_errors.ScrapeError(message)
+        # One deadline for the request and the whole body (the read timeout alone bounds each read, not the run).
+        self.budget = Budget(max(self.http.options['timeout']), self.max_body_bytes)
         try:
             super().scrape()  # on failure, the base stops flushing first counter values: no spike after a restart
         except Exception as e:
@@ -179,19 +189,31 @@ class LitellmScraper(OpenMetricsScraper):
     def protect_secrets(self, config):
         self.redactor = Redactor(config, self.http.options)
         scrub_logger(getattr(self.check.log, 'logger', self.check.log), self.redactor)
+        scrub_library_loggers(self.redactor)  # urllib3's debug lines quote the URL, query string included
         for secret in self.redactor.secrets():
             self.check.register_secret(secret)  # the Agent's log handler and run()'s error report scrub them too
-        # A key in the endpoint's user info or in a configured tag must not become a tag.
-        self.static_tags = self.tags = tuple(self.redactor.scrub(tag) for tag in self.static_tags)
+        # A key in the endpoint's user info or query, or in a configured tag, must not become a tag.
+        self.static_tags = self.tags = tuple(safe_tag(tag, self.redactor) for tag in self.static_tags)
+        # Transport limits, read here so that a bad value fails at the first run, naming its option.
+        self.max_body_bytes = max_body_bytes(config)
+        self.rate_limit = fetch.RateLimit()
+        self.rate_limited = ''
+        self.budget = None
 
     def get_connection(self):
         # Unlike the base, no OK here: a 200 with an HTML page or a cut body is not a good scrape.
-        response = self.send_request()
-        problem = response_problem(response, self.endpoint, self.redactor.sent_key_header())
+        response = fetch.get(self.http, self.endpoint, self.redactor.secrets, stream=True)
+        if response.status_code == 429:
+            response.close()
+            wait = self.rate_limit.note(response.headers.get('Retry-After'))
+            self.rate_limited = http_errors.rate_limited_message(None, wait)
+            raise http_errors.ScrapeError(self.rate_limited)
+        problem = response_problem(response, self.endpoint, self.redactor.sent_key_header(), self.redactor.secrets())
         if problem:
             response.close()
             raise http_errors.ScrapeError(problem)
-        self.submit_telemetry_endpoint_response_size(response)
+        if response.headers.get('Content-Length') is not None:
+            self.submit_telemetry_endpoint_response_size(response)  # without it, the base would read the body whole
         return response
 
     def stream_connection_lines(self):
@@ -200,7 +222,14 @@ class LitellmScraper(OpenMetricsScraper):
             # The strict parser skips a line with invalid UTF-8 (kept as lone surrogates); the base's path reads
             # it with replacement characters.
             errors = 'replace' if self.reader is None else 'surrogateescape'
-            self.body_lines = BodyLines(response, self.endpoint, self.redactor.secrets(), errors=errors)
+            self.body_lines = BodyLines(
+                response,
+                self.endpoint,
+                self.redactor.secrets(),
+                errors=errors,
+                budget=self.budget,
+                read_timeout=self.http.options['timeout'][1],
+            )
             yield from self.body_lines
 
     def explain_failure(self, error):
