@@ -206,7 +206,7 @@ class LitellmScraper(OpenMetricsScraper):
         if response.status_code == 429:
             response.close()
             wait = self.rate_limit.note(response.headers.get('Retry-After'))
-            self.rate_limited = http_errors.rate_limited_message(None, wait)
+            self.rate_limited = http_errors.rate_limited_message(wait)
             raise http_errors.ScrapeError(self.rate_limited)
         problem = response_problem(response, self.endpoint, self.redactor.sent_key_header(), self.redactor.secrets())
         if problem:

@@ -55,7 +55,7 @@ def describe_failure(error, url, timeout, redactor=None):
 def get_answer(check, url, timeout, max_bytes=SMALL_ANSWER):
     """(status, JSON object or None) of a GET to `url`, the whole answer within `timeout` and `max_bytes`;
     redirects followed without credentials to another origin. Raises requests.RequestException."""
-    budget = Budget(timeout, max_bytes)
+    budget = Budget(timeout, max_bytes, limit_name='the size limit of this answer')
     response = fetch.get(check.http, url, check.redactor.secrets, timeout=timeout, stream=True)
     with response:
         try:

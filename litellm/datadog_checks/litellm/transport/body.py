@@ -22,9 +22,12 @@ METRICS_MEDIA_TYPES = frozenset({'text/plain', 'application/openmetrics-text'})
 HTML_MEDIA_TYPES = frozenset({'text/html', 'application/xhtml+xml'})
 PROTOBUF_MEDIA_TYPES = frozenset({'application/vnd.google.protobuf', 'application/x-protobuf'})
 FAMILY_START = ('# HELP ', '# TYPE ')
-# The family being read is held until the next one starts (to drop it whole on a cut): past this size the body
-# is cut instead, so that one endless family cannot hold the Agent's memory.
-MAX_HELD_FAMILY = 64 * MIB
+# The family being read is held until the next one starts (to drop it whole on a cut): past an eighth of the body
+# limit (32 MiB by default; a 300-caller proxy's biggest family is about 14 MB) the body is cut instead, so that
+# one endless family cannot hold the Agent's memory. A held line costs its text and about this much more.
+HELD_FAMILY_SHARE = 8
+MIN_HELD_FAMILY = 32 * MIB
+LINE_OVERHEAD = 57
 TITLE = re.compile(rb'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL)
 
 
@@ -97,6 +100,8 @@ class BodyLines:
         family_bytes = 0
         sniffed = broken = skipping = False
         reader = BodyReader(self.response, self.budget, self.read_timeout)
+        limit = self.budget.max_bytes or float('inf')
+        max_family = min(limit, max(MIN_HELD_FAMILY, limit / HELD_FAMILY_SHARE))
         try:
             for chunk in reader:
                 self.bytes, self.wire_bytes = reader.bytes, reader.wire_bytes
@@ -124,8 +129,8 @@ class BodyLines:
                         family, family_bytes = [], 0
                     family.append(line)
                 family_bytes += end
-                if family_bytes > MAX_HELD_FAMILY:
-                    raise BodyCut('size', f'one family is larger than {MAX_HELD_FAMILY // MIB} MiB')
+                if family_bytes + LINE_OVERHEAD * len(family) > max_family:
+                    raise BodyCut('size', f'one family holds more than {max_family / MIB:g} MiB (an eighth of `max_body_size`, 32 MiB at least)')
         except (u3.ProtocolError, rex.ChunkedEncodingError) as e:
             # The connection closed or broke before the end its framing announced (Content-Length, chunks).
             broken = True

@@ -34,9 +34,10 @@ class BodyCut(Exception):
 class Budget:
     """The deadline and the size limit of one request, body included."""
 
-    def __init__(self, seconds, max_bytes=None, clock=time.monotonic):
+    def __init__(self, seconds, max_bytes=None, clock=time.monotonic, limit_name='`max_body_size`'):
         self.seconds = seconds
         self.clock = clock
+        self.limit_name = limit_name  # what the message calls the size limit
         self.deadline = clock() + seconds
         self.max_bytes = max_bytes
 
@@ -142,7 +143,7 @@ class BodyReader:
                     if keep > 0:
                         yield piece[:keep]
                     self.bytes = limit
-                    raise BodyCut('size', f'it exceeds `max_body_size` ({limit / MIB:g} MiB after decompression)')
+                    raise BodyCut('size', f'it exceeds {self.budget.limit_name} ({limit / MIB:g} MiB after decompression)')
                 yield piece
                 self._check_time()
             self._check_time()

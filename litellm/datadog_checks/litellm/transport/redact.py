@@ -10,7 +10,7 @@ import binascii
 import logging
 import re
 import weakref
-from urllib.parse import parse_qsl, quote, quote_plus, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
 
 MASK = '********'
 
@@ -96,7 +96,8 @@ class Redactor:
 
 def encoded_forms(secret):
     """How a secret can appear once quoted into a URL, or inside a basic-auth header (base64 of `user:pass`)."""
-    forms = {quote(secret, safe=''), quote(secret), quote_plus(secret)}
+    # unquote: a password written URL-encoded in the endpoint's user info is sent, and echoed, decoded.
+    forms = {quote(secret, safe=''), quote(secret), quote_plus(secret), unquote(secret), unquote_plus(secret)}
     decoded = _unb64(secret)
     if decoded and ':' in decoded:
         forms.add(decoded)
