@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from urllib.parse import quote, quote_plus
 
@@ -25,10 +25,10 @@ from datadog_checks.litellm import LitellmCheck
 from datadog_checks.litellm.transport.fetch import MAX_RETRY_AFTER, retry_after_seconds
 
 from . import misbehaving_server as raw
+from . import test_transport as transport_tests
 from .common import REAL_FIXTURES, real_fixture_dirs
 from .http_server import LocalServer, Response
-from .test_transport import (  # noqa: F401 (fixtures)
-    AUTH,
+from .test_transport import (
     BODY,
     HEALTH,
     TOKEN,
@@ -37,12 +37,14 @@ from .test_transport import (  # noqa: F401 (fixtures)
     assert_failed,
     assert_only_true_values,
     instance,
-    no_leak,
-    raw_server,
-    reference,
-    release,
-    scrape_only,
 )
+
+# The transport tests' fixtures: the leak check, the raw servers, the release event, the reference scrape.
+no_leak = transport_tests.no_leak
+raw_server = transport_tests.raw_server
+reference = transport_tests.reference
+release = transport_tests.release
+scrape_only = transport_tests.scrape_only
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # A key whose URL-encoded forms differ from it: `/`, `+`, `=` and `~` are quoted differently by quote and quote_plus.
@@ -170,7 +172,9 @@ def gzip_of(body):
         pytest.param(lambda z: z[:-8], 'ended before the end of its gzip stream', id='no-trailer'),
         pytest.param(lambda z: z[: len(z) * 2 // 3], 'ended before the end of its gzip stream', id='half'),
         pytest.param(
-            lambda z: z[: len(z) // 2] + bytes(b ^ 0x5A for b in z[len(z) // 2 : len(z) // 2 + 64]) + z[len(z) // 2 + 64 :],
+            lambda z: z[: len(z) // 2]
+            + bytes(b ^ 0x5A for b in z[len(z) // 2 : len(z) // 2 + 64])
+            + z[len(z) // 2 + 64 :],
             'the compressed body is corrupt: it does not decompress',
             id='corrupt',
         ),
@@ -261,7 +265,7 @@ def test_429_waits_for_retry_after_then_scrapes_again(no_leak, aggregator, monke
 
 
 def test_retry_after_forms_are_bounded():
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     assert retry_after_seconds('30', now) == 30
     assert retry_after_seconds(format_datetime(now + timedelta(seconds=90), usegmt=True), now) == 90
     assert retry_after_seconds(format_datetime(now - timedelta(seconds=90), usegmt=True), now) == 0
@@ -338,7 +342,9 @@ def test_the_readiness_db_field_is_masked_before_it_is_cut(aggregator):
         inst = {**instance(f'{server.base_url}/metrics/'), 'collect_readiness': True}
         check, lines, error = run_check(inst, aggregator)
     readiness = aggregator.service_checks('litellm.readiness')[0]
-    assert readiness.status == ServiceCheck.CRITICAL and 'LiteLLM is not ready (HTTP 503): database x' in readiness.message
+    assert (
+        readiness.status == ServiceCheck.CRITICAL and 'LiteLLM is not ready (HTTP 503): database x' in readiness.message
+    )
     assert_nothing_of([TOKEN], everything_written(aggregator, lines, error))
 
 
@@ -358,7 +364,9 @@ def test_a_redirect_to_another_origin_carries_no_secret(aggregator, key_option):
         with LocalServer(
             {'/metrics': Response(b'', status=307, headers={'Location': f'{other.base_url}/metrics/'})}
         ) as first:
-            check, lines, error = run_check({'openmetrics_endpoint': f'{first.base_url}/metrics', **key_option}, aggregator)
+            check, lines, error = run_check(
+                {'openmetrics_endpoint': f'{first.base_url}/metrics', **key_option}, aggregator
+            )
         sent_to_first = json.dumps(first.requests[0][1])
         sent_to_other = json.dumps(other.requests)
     basic = base64.b64encode(f'datadog:{TOKEN}'.encode()).decode()
@@ -388,7 +396,9 @@ def test_an_auth_token_header_is_not_sent_to_another_origin(aggregator, tmp_path
 def test_a_same_origin_redirect_keeps_a_custom_key_header(aggregator):
     with LocalServer({'/metrics/': Response(BODY)}) as server:
         server.routes['/metrics'] = Response(b'', status=307, headers={'Location': f'{server.base_url}/metrics/'})
-        run_check({'openmetrics_endpoint': f'{server.base_url}/metrics', 'headers': {'x-litellm-api-key': TOKEN}}, aggregator)
+        run_check(
+            {'openmetrics_endpoint': f'{server.base_url}/metrics', 'headers': {'x-litellm-api-key': TOKEN}}, aggregator
+        )
         assert [headers.get('x-litellm-api-key') for _, headers in server.requests] == [TOKEN, TOKEN]
     assert aggregator.service_checks(HEALTH)[0].status == ServiceCheck.OK
 
@@ -398,7 +408,9 @@ def test_side_requests_do_not_follow_the_key_to_another_origin(aggregator):
         with LocalServer(
             {
                 '/metrics/': Response(BODY),
-                '/health/readiness': Response(b'', status=302, headers={'Location': f'{other.base_url}/health/readiness'}),
+                '/health/readiness': Response(
+                    b'', status=302, headers={'Location': f'{other.base_url}/health/readiness'}
+                ),
             }
         ) as first:
             inst = {'openmetrics_endpoint': f'{first.base_url}/metrics/', 'headers': {'x-litellm-api-key': TOKEN}}
@@ -411,7 +423,10 @@ def test_a_side_answer_trickled_or_huge_is_bounded(aggregator, raw_server, relea
     huge = raw.gzip_bomb(release, 64)
     slow = json.dumps({'status': 'healthy', **{f'k{i}': i for i in range(100)}}, indent=1).encode() + b'\n'
     trickled = raw.trickle(slow, release, 1, 0.1)
-    for play, phrase in ((huge, 'exceeds the size limit of this answer (1 MiB'), (trickled, 'did not answer within 1 s')):
+    for play, phrase in (
+        (huge, 'exceeds the size limit of this answer (1 MiB'),
+        (trickled, 'did not answer within 1 s'),
+    ):
         aggregator.reset()
         side = raw_server(play)
         with LocalServer({'/metrics/': Response(BODY)}) as server:

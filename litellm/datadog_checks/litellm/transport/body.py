@@ -130,7 +130,11 @@ class BodyLines:
                     family.append(line)
                 family_bytes += end
                 if family_bytes + LINE_OVERHEAD * len(family) > max_family:
-                    raise BodyCut('size', f'one family holds more than {max_family / MIB:g} MiB (an eighth of `max_body_size`, 32 MiB at least)')
+                    raise BodyCut(
+                        'size',
+                        f'one family holds more than {max_family / MIB:g} MiB '
+                        '(an eighth of `max_body_size`, 32 MiB at least)',
+                    )
         except (u3.ProtocolError, rex.ChunkedEncodingError) as e:
             # The connection closed or broke before the end its framing announced (Content-Length, chunks).
             broken = True

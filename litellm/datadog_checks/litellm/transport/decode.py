@@ -95,7 +95,9 @@ class _Inflater:
                 if self.coding == 'deflate' and not self.started:
                     self.obj, self.coding = zlib.decompressobj(-15), 'raw deflate'
                     continue
-                raise BodyCut('compression', f'the compressed body is corrupt: it does not decompress ({self.name()}: {e})') from None
+                raise BodyCut(
+                    'compression', f'the compressed body is corrupt: it does not decompress ({self.name()}: {e})'
+                ) from None
             self.started = True
             if out:
                 yield out
@@ -143,7 +145,9 @@ class BodyReader:
                     if keep > 0:
                         yield piece[:keep]
                     self.bytes = limit
-                    raise BodyCut('size', f'it exceeds {self.budget.limit_name} ({limit / MIB:g} MiB after decompression)')
+                    raise BodyCut(
+                        'size', f'it exceeds {self.budget.limit_name} ({limit / MIB:g} MiB after decompression)'
+                    )
                 yield piece
                 self._check_time()
             self._check_time()

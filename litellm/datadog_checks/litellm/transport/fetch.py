@@ -4,7 +4,7 @@ rate limit's `Retry-After` honoured between runs."""
 
 import email.utils
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from requests import exceptions as rex
@@ -84,8 +84,8 @@ def retry_after_seconds(value, now=None):
         if when is None:
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
     return max(0.0, min(float(seconds), MAX_RETRY_AFTER))
 
 

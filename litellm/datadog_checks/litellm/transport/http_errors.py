@@ -248,7 +248,8 @@ def rate_limited_message(wait=None):
 
 def protobuf_message(url, media):
     return (
-        f'The response from `{safe_url(url)}` is in the Prometheus protobuf format (Content-Type `{excerpt(media, 80)}`), '
+        f'The response from `{safe_url(url)}` is in the Prometheus protobuf format '
+        f'(Content-Type `{excerpt(media, 80)}`), '
         'which the check does not read: it asks for the text format (`Accept: text/plain`). Something in front of '
         'LiteLLM chose protobuf: have it serve text, or scrape the proxy directly.'
     )

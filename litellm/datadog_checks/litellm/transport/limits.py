@@ -81,7 +81,8 @@ def max_body_bytes(config):
         return DEFAULT_MAX_BODY_MB * MIB
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float('inf'):
         raise ConfigurationError(
-            f'`max_body_size` must be a number of MiB greater than 0 (default {DEFAULT_MAX_BODY_MB}), not {_shown(value)}'
+            f'`max_body_size` must be a number of MiB greater than 0 '
+            f'(default {DEFAULT_MAX_BODY_MB}), not {_shown(value)}'
         )
     return int(value * MIB)
 
