@@ -324,8 +324,10 @@ def test_a_url_encoded_echo_is_masked(aggregator, raw_server, form):
 def test_a_key_in_the_query_string_is_not_in_urllib3_debug_lines(aggregator, raw_server):
     server = raw_server(raw.send(raw.http_response(BODY)))
     url = f'http://datadog:{quote(PASSWORD, safe="")}@127.0.0.1:{server.port}/metrics/?api_key={ODD_KEY}'
-    check, lines, error = run_check({'openmetrics_endpoint': url}, aggregator)
+    # log_requests: the base logs each request's URL too.
+    check, lines, error = run_check({'openmetrics_endpoint': url, 'log_requests': True}, aggregator)
     assert any(line.startswith('DEBUG urllib3.connectionpool') and 'GET /metrics/?api_key=' in line for line in lines)
+    assert any('Sending GET request to' in line for line in lines)
     assert_nothing_of([ODD_KEY, PASSWORD], everything_written(aggregator, lines, error))
     endpoint = {t for m in aggregator.metrics('litellm.scrape.series') for t in m.tags if t.startswith('endpoint:')}
     assert endpoint == {f'endpoint:http://127.0.0.1:{server.port}/metrics/?api_key=********'}  # no user info
@@ -548,3 +550,18 @@ def test_no_form_of_the_key_shows_anywhere(version, key, place, form, where, off
         for secret in secrets:
             for shown in forms(secret):
                 assert shown not in text, (shown, text)
+
+
+def test_an_error_body_stalling_inside_an_echoed_key_shows_no_part_of_it(aggregator, raw_server, release):
+    body = ('e' * 40 + ' key=' + ODD_KEY + ' end').encode()
+    head = raw.response_head(500, 'Oops', {'Content-Type': 'text/plain', 'Content-Length': str(len(body))})
+
+    def play(conn, path):
+        conn.sendall(head + body[: 40 + 5 + 12])  # stops 12 characters into the key
+        release.wait(5)
+
+    server = raw_server(play)
+    inst = {'openmetrics_endpoint': f'{server.base_url}/metrics/', 'headers': {'x-litellm-api-key': ODD_KEY}}
+    check, lines, error = run_check(inst, aggregator)
+    assert 'HTTP 500 Oops' in aggregator.service_checks(HEALTH)[0].message
+    assert_nothing_of([ODD_KEY], everything_written(aggregator, lines, error))

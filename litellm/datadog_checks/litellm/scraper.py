@@ -212,7 +212,7 @@ class LitellmScraper(OpenMetricsScraper):
         if problem:
             response.close()
             raise http_errors.ScrapeError(problem)
-        if response.headers.get('Content-Length') is not None:
+        if (response.headers.get('Content-Length') or '').strip().isdigit():
             self.submit_telemetry_endpoint_response_size(response)  # without it, the base would read the body whole
         return response
 

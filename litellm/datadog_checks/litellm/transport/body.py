@@ -182,7 +182,8 @@ class BodyLines:
             raise errors.ScrapeError(_html(self.response, self.url, data, self.secrets))
         if start in (b'{', b'[') and media_type(self.response) not in METRICS_MEDIA_TYPES:
             # Only a metrics Content-Type may start a line with `{` (Prometheus 3 quoted names), not JSON.
-            text = self._scrub(data.decode(self.encoding, 'replace'))
+            whole = data[: data.rfind(b'\n') + 1] or data  # whole lines only: a secret cut in two escapes the mask
+            text = self._scrub(whole.decode(self.encoding, 'replace'))
             raise errors.ScrapeError(errors.json_message(self.url, errors.excerpt(text, 80)))
 
     def _scrub(self, text):
@@ -203,21 +204,30 @@ def _html(response, url, head, secrets=()):
     return errors.html_message(url, redirected_to, title)
 
 
-def _peek(response, size=4096):
-    """The first bytes of a body we will not parse, decoded within a small bound; b'' if even that fails."""
+def _peek(response, size=4096, ended=None):
+    """The first bytes of a body we will not parse, decoded within a small bound; b'' if even that fails.
+    `ended` (a list) gets True when the body ended within them."""
     out = b''
     try:
         for piece in BodyReader(response, Budget(2.0, max_bytes=size)):
             out += piece
             if len(out) >= size:
                 break
+        else:
+            if ended is not None:
+                ended.append(True)
     except Exception:
         pass  # what arrived before the failure is still worth quoting
     return out[:size]
 
 
 def _peek_text(response, secrets):
-    return _scrub(_peek(response).decode(errors='replace'), secrets)
+    ended = []
+    text = _scrub(_peek(response, ended=ended).decode(errors='replace'), secrets)
+    if not ended and secrets:
+        # The peek stopped inside the body: its end may hold the front of a secret, which the mask cannot see.
+        text = text[: max(0, len(text) - max(len(secret) for secret in secrets))]
+    return text
 
 
 def _cut_reason(exc):

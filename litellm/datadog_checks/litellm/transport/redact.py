@@ -9,6 +9,7 @@ import base64
 import binascii
 import logging
 import re
+import sys
 import weakref
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
 
@@ -34,8 +35,9 @@ LIBRARY_LOGGERS = (
     'requests_oauthlib',
     'oauthlib',
     'charset_normalizer',
-    'datadog_checks.base.utils.http',
 )
+# The base's HTTP and TLS helpers log through loggers named after their file paths.
+BASE_LOGGING_MODULES = ('datadog_checks.base.utils.http', 'datadog_checks.base.utils.tls')
 
 
 class Redactor:
@@ -205,6 +207,10 @@ def scrub_library_loggers(redactor):
     """Mask `redactor`'s secrets in the records of the libraries a run uses (installed once per logger)."""
     for name in LIBRARY_LOGGERS:
         scrub_logger(logging.getLogger(name), redactor)
+    for module in BASE_LOGGING_MODULES:
+        logger = getattr(sys.modules.get(module), 'LOGGER', None)
+        if isinstance(logger, logging.Logger):
+            scrub_logger(logger, redactor)
 
 
 def scrub_logger(logger, redactor):
