@@ -565,3 +565,20 @@ def test_an_error_body_stalling_inside_an_echoed_key_shows_no_part_of_it(aggrega
     check, lines, error = run_check(inst, aggregator)
     assert 'HTTP 500 Oops' in aggregator.service_checks(HEALTH)[0].message
     assert_nothing_of([ODD_KEY], everything_written(aggregator, lines, error))
+
+
+def test_a_chain_of_slow_redirects_is_bounded_by_the_timeout(no_leak, aggregator, raw_server, release):
+    def slow_hop(conn, path):
+        # Each answer comes just under the read timeout: only a deadline over all of them ends the chain.
+        if not release.wait(0.4):
+            hop = int(path.strip('/').split('/')[-1] or 0) + 1 if path.strip('/').split('/')[-1].isdigit() else 1
+            conn.sendall(raw.http_response(b'', status=302, reason='Found', headers={'Location': f'/hop/{hop}'}))
+
+    server = raw_server(slow_hop)
+    start = time.monotonic()
+    outcome = no_leak(instance(f'{server.base_url}/metrics/', timeout=1))
+    assert time.monotonic() - start < 2
+    assert outcome.status == ServiceCheck.CRITICAL
+    # The last hop's wait is cut to what is left of the deadline: its timeout or the deadline's ends the run.
+    assert 'no response within 1 s' in outcome.message or 'the redirects took longer than 1 s' in outcome.message
+    assert 2 <= len(server.paths) <= 4

@@ -202,7 +202,7 @@ class LitellmScraper(OpenMetricsScraper):
 
     def get_connection(self):
         # Unlike the base, no OK here: a 200 with an HTML page or a cut body is not a good scrape.
-        response = fetch.get(self.http, self.endpoint, self.redactor.secrets, stream=True)
+        response = fetch.get(self.http, self.endpoint, self.redactor.secrets, budget=self.budget, stream=True)
         if response.status_code == 429:
             response.close()
             wait = self.rate_limit.note(response.headers.get('Retry-After'))
@@ -237,7 +237,9 @@ class LitellmScraper(OpenMetricsScraper):
         known = True
         if isinstance(error, http_errors.ScrapeError):
             message = str(error)
-        elif isinstance(error, (rex.RequestException, u3.HTTPError, OSError, UnicodeEncodeError)):
+        elif isinstance(error, (rex.RequestException, u3.HTTPError, OSError, UnicodeEncodeError)) or (
+            http_errors.is_invalid_header(error)
+        ):
             connect_timeout, read_timeout = self.http.options['timeout']
             message = http_errors.transport_message(error, self.endpoint, connect_timeout, read_timeout)
         elif isinstance(error, ValueError) and self.body_lines is not None and self.body_lines.lines:

@@ -12,6 +12,7 @@ from datadog_checks.base import ConfigurationError
 
 from ..transport import fetch
 from ..transport.decode import MIB, BodyCut, Budget, read_limited
+from ..transport.http_errors import is_invalid_header
 from ..transport.redact import Redactor, url_secrets
 
 SIDE_URL_OPTIONS = ('readiness_endpoint', 'litellm_health_endpoint')
@@ -56,7 +57,13 @@ def get_answer(check, url, timeout, max_bytes=SMALL_ANSWER):
     """(status, JSON object or None) of a GET to `url`, the whole answer within `timeout` and `max_bytes`;
     redirects followed without credentials to another origin. Raises requests.RequestException."""
     budget = Budget(timeout, max_bytes, limit_name='the size limit of this answer')
-    response = fetch.get(check.http, url, check.redactor.secrets, timeout=timeout, stream=True)
+    try:
+        response = fetch.get(check.http, url, check.redactor.secrets, budget=budget, timeout=timeout, stream=True)
+    except ValueError as e:
+        if not is_invalid_header(e):
+            raise
+        # Older requests let http.client's error through, header value and all: named, never quoted.
+        raise requests.exceptions.InvalidHeader('a header value in `headers` is invalid') from None
     with response:
         try:
             body = read_limited(response, budget, read_timeout=timeout)

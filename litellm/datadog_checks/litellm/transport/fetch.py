@@ -31,10 +31,11 @@ def _no_auth(request):
     return request  # wins over the session's auth (requests merges a None away), and adds nothing
 
 
-def get(http, url, secrets, **options):
+def get(http, url, secrets, budget=None, **options):
     """`http.get(url)` following redirects itself: to the same origin with every header, to another origin
     without any header named like a credential or holding a configured secret, and without basic auth.
-    `secrets` is a callable giving the secrets now (auth_token rotates them)."""
+    `secrets` is a callable giving the secrets now (auth_token rotates them); `budget` (decode.Budget) bounds
+    the redirects too, so that a chain of slow hops cannot outlast the timeout."""
     options = dict(options, allow_redirects=False)
     response = http.get(url, **options)
     history = []
@@ -47,6 +48,12 @@ def get(http, url, secrets, **options):
         response.close()
         history.append(response)
         hop = dict(options)
+        if budget is not None:
+            remaining = budget.remaining()
+            if remaining <= 0:
+                raise rex.Timeout(f'the redirects took longer than {budget.seconds:g} s (`timeout`)')
+            connect, read = _timeouts(options.get('timeout', http.options.get('timeout')))
+            hop['timeout'] = (min(connect, remaining), min(read, remaining))
         if origin(target) != start:
             hop['headers'] = credential_free_headers(http.options.get('headers') or {}, secrets())
             hop['auth'] = _no_auth
@@ -55,6 +62,12 @@ def get(http, url, secrets, **options):
     if history:
         response.history = history
     return response
+
+
+def _timeouts(timeout):
+    if isinstance(timeout, (tuple, list)) and len(timeout) == 2:
+        return float(timeout[0]), float(timeout[1])
+    return float(timeout), float(timeout)
 
 
 def credential_free_headers(headers, secrets):

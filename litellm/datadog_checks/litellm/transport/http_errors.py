@@ -58,7 +58,7 @@ def transport_message(exc, url, connect_timeout, read_timeout):
     def has(*types):
         return any(isinstance(c, types) for c in chain)
 
-    if isinstance(exc, rex.InvalidHeader) or has(u3.InvalidHeader):
+    if isinstance(exc, rex.InvalidHeader) or has(u3.InvalidHeader) or is_invalid_header(exc):
         return (
             'A request header value is invalid: it starts or ends with whitespace or holds a line break (often '
             'the newline at the end of a secret file). Remove it from the value in `headers`, `extra_headers` '
@@ -130,6 +130,11 @@ def transport_message(exc, url, connect_timeout, read_timeout):
     if isinstance(exc, rex.ConnectionError):
         return f'Cannot reach {where} ({last_reason(chain)}): check that the proxy runs and the network path.'
     return f'The request to {where} failed: {type(exc).__name__}: {first_line(exc)}'
+
+
+def is_invalid_header(exc):
+    """http.client's ValueError for a header value it refuses (older requests let it through unwrapped)."""
+    return any(isinstance(c, ValueError) and first_line(c).startswith('Invalid header') for c in causes(exc))
 
 
 def tls_message(chain, where):
