@@ -582,3 +582,66 @@ def test_a_chain_of_slow_redirects_is_bounded_by_the_timeout(no_leak, aggregator
     # The last hop's wait is cut to what is left of the deadline: its timeout or the deadline's ends the run.
     assert 'no response within 1 s' in outcome.message or 'the redirects took longer than 1 s' in outcome.message
     assert 2 <= len(server.paths) <= 4
+
+
+# Properties over the real captures: however the compressed body is damaged or limited, the run ends, never on
+# the path reserved for bugs, and every value it submits is the intact capture's.
+
+_REFERENCES = {}
+
+
+def capture_reference(version):
+    """{(metric, tags without endpoint): values} of a clean scrape of one capture, computed once."""
+    if version not in _REFERENCES:
+        from datadog_checks.base.stubs import aggregator
+
+        aggregator.reset()
+        with raw.RawServer(raw.send(raw.http_response(CAPTURES[version]))) as server:
+            check = LitellmCheck(
+                'litellm', {}, [{'openmetrics_endpoint': f'{server.base_url}/', 'collect_readiness': False}]
+            )
+            assert not check.run()
+        _REFERENCES[version] = transport_tests.submitted(aggregator)
+        aggregator.reset()
+    return _REFERENCES[version]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    version=st.sampled_from(sorted(CAPTURES)),
+    damage=st.sampled_from(['none', 'truncate', 'corrupt', 'no-trailer']),
+    where=st.floats(0.05, 0.95),
+    limit_share=st.one_of(st.none(), st.floats(0.1, 1.5)),
+)
+def test_a_damaged_or_limited_gzip_body_submits_only_true_values(version, damage, where, limit_share):
+    from datadog_checks.base.stubs import aggregator
+
+    reference = capture_reference(version)
+    aggregator.reset()
+    body = CAPTURES[version]
+    z = gzip_of(body)
+    at = max(10, int(len(z) * where))
+    z = {
+        'none': z,
+        'truncate': z[:at],
+        'corrupt': z[:at] + bytes(b ^ 0xA5 for b in z[at : at + 32]) + z[at + 32 :],
+        'no-trailer': z[:-8],
+    }[damage]
+    options = {} if limit_share is None else {'max_body_size': len(body) * limit_share / (1024 * 1024)}
+    with raw.RawServer(raw.send(raw.http_response(z, headers={'Content-Encoding': 'gzip'}))) as server:
+        start = time.monotonic()
+        check, lines, error = run_check(
+            {'openmetrics_endpoint': f'{server.base_url}/', 'timeout': 5, **options}, aggregator
+        )
+        assert time.monotonic() - start < 10
+    assert 'Unexpected error' not in error
+    (health,) = aggregator.service_checks(HEALTH)
+    complete = damage == 'none' and (limit_share is None or limit_share > 1)
+    if complete:
+        assert health.status == ServiceCheck.OK, health.message
+    else:
+        assert health.status != ServiceCheck.OK  # never taken as complete
+        if health.status == ServiceCheck.WARNING:
+            aggregator.assert_metric('litellm.scrape.truncated', value=1, count=1)
+    for key, values in transport_tests.submitted(aggregator).items():
+        assert key in reference and values == reference[key], key
