@@ -129,7 +129,8 @@ def test_a_run_is_bounded_in_time_and_memory(scenario, timeout):
         assert f'did not arrive within {timeout} s (`timeout`)' in result['message']
     else:
         assert 'Unexpected error' not in result['error']
-        assert 'max_body_size' in result['message'], result
+        # Whichever bound comes first on a busy machine: the size limit or the deadline.
+        assert 'max_body_size' in result['message'] or 'did not arrive within' in result['message'], result
 
 
 def test_a_trickled_body_is_cut_at_the_deadline(no_leak, aggregator, raw_server, release, reference):
