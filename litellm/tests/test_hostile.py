@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from urllib.parse import quote, quote_plus
@@ -648,3 +649,14 @@ def test_a_damaged_or_limited_gzip_body_submits_only_true_values(version, damage
             aggregator.assert_metric('litellm.scrape.truncated', value=1, count=1)
     for key, values in transport_tests.submitted(aggregator).items():
         assert key in reference and values == reference[key], key
+
+
+@pytest.mark.parametrize('wbits', [15, -15], ids=['zlib', 'raw'])
+def test_deflate_bodies_are_read(no_leak, aggregator, raw_server, reference, wbits):
+    # `deflate` is zlib-wrapped by the RFC, but some servers send the raw stream: both are read.
+    c = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    body = c.compress(BODY) + c.flush()
+    server = raw_server(raw.send(raw.http_response(body, headers={'Content-Encoding': 'deflate'})))
+    outcome = no_leak(instance(f'{server.base_url}/metrics/'))
+    assert outcome.status == ServiceCheck.OK, outcome.message
+    assert assert_only_true_values(aggregator, reference) == reference
