@@ -11,6 +11,7 @@ import ipaddress
 import os
 import socket
 import threading
+import zlib
 
 PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
@@ -256,3 +257,67 @@ def server_tls_context(cert_path, key_path):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
     return context
+
+
+# Hostile endpoints: each play bounds its own work, so a test never waits on the server.
+
+
+def trickle(body, release, lines_per_step=20, interval=0.1, content_type=PROMETHEUS_CONTENT_TYPE):
+    """Play: the head at once, then a few lines every `interval` s: each read is quick, the whole body is not."""
+    head = response_head(200, 'OK', {'Content-Type': content_type, 'Content-Length': str(len(body))})
+    lines = body.splitlines(keepends=True)
+
+    def play(conn, path):
+        conn.sendall(head)
+        for i in range(0, len(lines), lines_per_step):
+            if release.wait(interval):
+                return
+            conn.sendall(b''.join(lines[i : i + lines_per_step]))
+
+    return play
+
+
+def gzip_bomb_stream(decoded_mib, block=b'\x00' * (1 << 20), prefix=b''):
+    """Yield a gzip stream of `prefix` then `block` repeated to `decoded_mib` MiB, made on the fly and cheaply: after
+    a full flush the compressor's output for the same block repeats, so it is computed twice and resent. The
+    trailer's CRC is only right for a stream of at most two blocks: a bomb is never read to its end."""
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    yield c.compress(prefix) + c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
+    repeated = c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
+    for _ in range(max(0, decoded_mib * (1 << 20) // len(block) - 1)):
+        yield repeated
+    yield c.flush()
+
+
+def gzip_bomb(release, decoded_mib, block=b'\x00' * (1 << 20), prefix=b''):
+    """Play: a gzip bomb sent close-delimited (no Content-Length), stopped when the client goes away."""
+    head = response_head(
+        200, 'OK', {'Content-Type': PROMETHEUS_CONTENT_TYPE, 'Content-Encoding': 'gzip', 'Connection': 'close'}
+    )
+
+    def play(conn, path):
+        conn.sendall(head)
+        for piece in gzip_bomb_stream(decoded_mib, block, prefix):
+            if release.is_set():
+                return
+            conn.sendall(piece)
+
+    return play
+
+
+def big_body(release, size, content_type=PROMETHEUS_CONTENT_TYPE):
+    """Play: an uncompressed body of `size` bytes of one endless family, sent as fast as the client reads."""
+    line = b'litellm_proxy_total_requests_metric_total{requested_model="m",team="t"} 1.0\n'
+    head = response_head(200, 'OK', {'Content-Type': content_type, 'Content-Length': str(size)})
+    first = b'# TYPE litellm_proxy_total_requests_metric_total counter\n'
+    piece = line * (65536 // len(line))
+
+    def play(conn, path):
+        conn.sendall(head + first)
+        sent = len(first)
+        while sent < size and not release.is_set():
+            data = piece[: size - sent]
+            conn.sendall(data)
+            sent += len(data)
+
+    return play

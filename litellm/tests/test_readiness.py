@@ -297,7 +297,9 @@ def test_a_key_requests_refuses_to_send_is_not_quoted(dd_run_check, aggregator, 
     with pytest.raises(Exception, match='header value is invalid'):
         dd_run_check(make_check(instance))
     (sc,) = readiness(aggregator)
-    assert sc.status == ServiceCheck.CRITICAL and 'InvalidHeader' in sc.message and '********' in sc.message
+    assert sc.status == ServiceCheck.CRITICAL and 'InvalidHeader' in sc.message
+    # Newer requests quote the value (masked here); older ones let http.client's error through, named, unquoted.
+    assert '********' in sc.message or 'a header value in `headers` is invalid' in sc.message
     assert KEY not in sc.message and KEY not in caplog.text
 
 

@@ -11,7 +11,8 @@ from .side.model_health import ModelHealth
 from .side.probe import SideRedactor
 from .side.readiness import Readiness
 from .tags import GENERIC_RENAMES
-from .transport.redact import scrub_logger
+from .transport.limits import validate_instance
+from .transport.redact import safe_tag, scrub_library_loggers, scrub_logger
 
 
 class LitellmCheck(OpenMetricsBaseCheckV2):
@@ -24,16 +25,19 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
 
     def __init__(self, name, init_config, instances):
         super().__init__(name, init_config, instances)
+        # Before anything reads them: a wrong option fails here, named, not as a TypeError in a library.
+        validate_instance(self.instance, self.init_config)
         if is_affirmative(self.instance.get('bundled_check_names', True)):
             self.aliases = BUNDLED_CHECK_NAMES
         # The side requests, readiness, version and model health, go through `self.http`, so the instance's TLS,
         # proxy and header settings apply, each with its own timeout. Their signals are tagged like the scrape's.
         self.redactor = SideRedactor(self.instance, self.http.options)
         scrub_logger(getattr(self.log, 'logger', self.log), self.redactor)
+        scrub_library_loggers(self.redactor)
         tags = list(self.instance.get('tags') or [])
         if is_affirmative(self.instance.get('tag_by_endpoint', True)):
             tags.append(f'endpoint:{self.instance.get("openmetrics_endpoint")}')
-        tags = [self.redactor.scrub(tag) for tag in tags]
+        tags = [safe_tag(tag, self.redactor) for tag in tags]
         self.readiness = Readiness(self, self.instance, tags)
         self.licence = LicenceWatch(self, tags)
         self.side_steps = [self.readiness.run, self.collect_version]

@@ -14,9 +14,11 @@ from .parsing.families import FILTERED, PlainFamily, Reader, TaggedFamily, excer
 from .parsing.options import base_path_options
 from .parsing.series_cache import DEFAULT_CACHE_SIZE
 from .tags import BOUND_TAGS, TagPolicy
-from .transport import http_errors
+from .transport import fetch, http_errors
 from .transport.body import BodyLines, response_problem
-from .transport.redact import Redactor, scrub_logger
+from .transport.decode import Budget
+from .transport.limits import max_body_bytes
+from .transport.redact import Redactor, safe_tag, scrub_library_loggers, scrub_logger
 
 # A skipped line holding this many characters of a secret in a row is not logged.
 NEAR_SECRET = 10
@@ -172,6 +174,14 @@ class LitellmScraper(OpenMetricsScraper):
         self.series = 0
         self.unlicensed = False
         self.body_lines = None
+        waiting = self.rate_limit.remaining()
+        if waiting is not None:
+            # The proxy asked for a pause (429 with Retry-After): no request until it ends.
+            message = f'Not scraped: {self.rate_limited} ({waiting:.0f} s left)'
+            self.submit_health_check(ServiceCheck.CRITICAL, message=message)
+            raise http_errors.ScrapeError(message)
+        # One deadline for the request and the whole body (the read timeout alone bounds each read, not the run).
+        self.budget = Budget(max(self.http.options['timeout']), self.max_body_bytes)
         try:
             super().scrape()  # on failure, the base stops flushing first counter values: no spike after a restart
         except Exception as e:
@@ -195,19 +205,31 @@ class LitellmScraper(OpenMetricsScraper):
     def protect_secrets(self, config):
         self.redactor = Redactor(config, self.http.options)
         scrub_logger(getattr(self.check.log, 'logger', self.check.log), self.redactor)
+        scrub_library_loggers(self.redactor)  # urllib3's debug lines quote the URL, query string included
         for secret in self.redactor.secrets():
             self.check.register_secret(secret)  # the Agent's log handler and run()'s error report scrub them too
-        # A key in the endpoint's user info or in a configured tag must not become a tag.
-        self.static_tags = self.tags = tuple(self.redactor.scrub(tag) for tag in self.static_tags)
+        # A key in the endpoint's user info or query, or in a configured tag, must not become a tag.
+        self.static_tags = self.tags = tuple(safe_tag(tag, self.redactor) for tag in self.static_tags)
+        # Transport limits, read here so that a bad value fails at the first run, naming its option.
+        self.max_body_bytes = max_body_bytes(config)
+        self.rate_limit = fetch.RateLimit()
+        self.rate_limited = ''
+        self.budget = None
 
     def get_connection(self):
         # Unlike the base, no OK here: a 200 with an HTML page or a cut body is not a good scrape.
-        response = self.send_request()
-        problem = response_problem(response, self.endpoint, self.redactor.sent_key_header())
+        response = fetch.get(self.http, self.endpoint, self.redactor.secrets, budget=self.budget, stream=True)
+        if response.status_code == 429:
+            response.close()
+            wait = self.rate_limit.note(response.headers.get('Retry-After'))
+            self.rate_limited = http_errors.rate_limited_message(wait)
+            raise http_errors.ScrapeError(self.rate_limited)
+        problem = response_problem(response, self.endpoint, self.redactor.sent_key_header(), self.redactor.secrets())
         if problem:
             response.close()
             raise http_errors.ScrapeError(problem)
-        self.submit_telemetry_endpoint_response_size(response)
+        if (response.headers.get('Content-Length') or '').strip().isdigit():
+            self.submit_telemetry_endpoint_response_size(response)  # without it, the base would read the body whole
         return response
 
     def stream_connection_lines(self):
@@ -219,7 +241,13 @@ class LitellmScraper(OpenMetricsScraper):
             errors = 'replace' if self.reader is None else 'surrogateescape'
             # The reader drops a family the body stops in by itself; the base's parser needs whole families.
             self.body_lines = BodyLines(
-                response, self.endpoint, self.redactor.secrets(), errors=errors, whole_families=self.reader is None
+                response,
+                self.endpoint,
+                self.redactor.secrets(),
+                errors=errors,
+                budget=self.budget,
+                read_timeout=self.http.options['timeout'][1],
+                whole_families=self.reader is None,
             )
             yield from self.body_lines
 
@@ -228,7 +256,9 @@ class LitellmScraper(OpenMetricsScraper):
         known = True
         if isinstance(error, http_errors.ScrapeError):
             message = str(error)
-        elif isinstance(error, (rex.RequestException, u3.HTTPError, OSError, UnicodeEncodeError)):
+        elif isinstance(error, (rex.RequestException, u3.HTTPError, OSError, UnicodeEncodeError)) or (
+            http_errors.is_invalid_header(error)
+        ):
             connect_timeout, read_timeout = self.http.options['timeout']
             message = http_errors.transport_message(error, self.endpoint, connect_timeout, read_timeout)
         elif isinstance(error, ValueError) and self.body_lines is not None and self.body_lines.lines:
@@ -246,9 +276,8 @@ class LitellmScraper(OpenMetricsScraper):
         cut = self.reader.cut if self.reader is not None else self.body_cut()
         if cut:
             dropped = self.reader.dropped if self.reader is not None else self.body_lines.dropped
-            message = http_errors.cut_short_message(
-                self.body_lines.bytes, cut, self.body_lines.lines - dropped, dropped
-            )
+            lines, kind = self.body_lines.lines - dropped, self.body_lines.cut_kind
+            message = http_errors.cut_short_message(self.body_lines.bytes, cut, lines, dropped, kind=kind)
             problems.append(self.redactor.scrub(message))
             self.count('scrape.truncated', 1, tags=self.tags)
         if self.reader is not None and self.reader.broken:

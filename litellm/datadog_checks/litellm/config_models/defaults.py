@@ -104,6 +104,10 @@ def instance_log_requests():
     return False
 
 
+def instance_max_body_size():
+    return 256
+
+
 def instance_min_collection_interval():
     return 15
 

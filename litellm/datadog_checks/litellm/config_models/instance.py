@@ -129,6 +129,7 @@ class InstanceConfig(BaseModel):
     litellm_health_min_interval: Optional[float] = None
     litellm_health_timeout: Optional[float] = None
     log_requests: Optional[bool] = None
+    max_body_size: Optional[float] = None
     metric_patterns: Optional[MetricPatterns] = None
     metrics: Optional[tuple[Union[str, MappingProxyType[str, Union[str, Metrics]]], ...]] = None
     min_collection_interval: Optional[float] = None

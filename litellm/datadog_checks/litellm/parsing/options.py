@@ -55,6 +55,7 @@ CACHED_OPTIONS = frozenset(STANDARD_FIELDS) | {
     'litellm_health_min_interval',
     'litellm_health_timeout',
     'bundled_check_names',
+    'max_body_size',
 }
 
 # Options whose tags depend on other series (shared labels, target_info), that count samples per run

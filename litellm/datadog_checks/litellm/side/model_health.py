@@ -15,7 +15,8 @@ import requests
 
 from datadog_checks.base import AgentCheck
 
-from .probe import describe_failure, display_url, json_object, positive_number
+from ..transport.limits import max_body_bytes
+from .probe import describe_failure, display_url, get_answer, positive_number
 
 DEFAULT_MIN_INTERVAL = 300
 DEFAULT_TIMEOUT = 30
@@ -92,6 +93,7 @@ class ModelHealth:
         self.url = instance['litellm_health_endpoint']
         self.min_interval = positive_number(instance, 'litellm_health_min_interval', DEFAULT_MIN_INTERVAL)
         self.timeout = positive_number(instance, 'litellm_health_timeout', DEFAULT_TIMEOUT)
+        self.max_bytes = max_body_bytes(instance)  # a /health of thousands of deployments is megabytes
         self.tags = list(tags) + [check.redactor.scrub(f'health_endpoint:{display_url(self.url)}')]
         self.polled_at = None
         self.result = None
@@ -107,17 +109,16 @@ class ModelHealth:
 
     def poll(self, now):
         self.polled_at = now
+        redactor = self.check.redactor
         try:
-            response = self.check.http.get(self.url, timeout=self.timeout)
+            code, body = get_answer(self.check, self.url, self.timeout, self.max_bytes)
         except requests.Timeout as e:
             return AgentCheck.CRITICAL, describe_failure(e, self.url, self.timeout) + (
                 ': turn on `background_health_checks` on the proxy so /health answers from its cache, '
                 'or raise `litellm_health_timeout`'
             )
         except requests.RequestException as e:
-            return AgentCheck.CRITICAL, describe_failure(e, self.url, self.timeout)
-        with response:
-            code, body = response.status_code, json_object(response)
+            return AgentCheck.CRITICAL, describe_failure(e, self.url, self.timeout, redactor)
         url = display_url(self.url)
         if code in (401, 403):
             return AgentCheck.CRITICAL, (

@@ -13,7 +13,7 @@ import requests
 
 from datadog_checks.base import AgentCheck, is_affirmative
 
-from .probe import describe_failure, display_url, json_object, positive_number, scrub
+from .probe import describe_failure, display_url, get_answer, positive_number, scrub
 
 DEFAULT_TIMEOUT = 5  # LiteLLM bounds its own database probe to 4 s (1.100+): a stuck database answers 503 first.
 # The details request is repeated at most this often, and again when the proxy comes back after being unready
@@ -43,7 +43,7 @@ def version_in(payload):
     return None
 
 
-def assess(payload):
+def assess(payload, redactor=None):
     """(status, message) for a 200 answer."""
     status, db = payload.get('status'), payload.get('db')
     if status == 'shutting_down':
@@ -54,19 +54,19 @@ def assess(payload):
         return AgentCheck.WARNING, 'LiteLLM reports its database lookups as stalled'
     if status in GOOD_STATUSES:
         return AgentCheck.OK, None
-    return AgentCheck.WARNING, f'unexpected readiness status {scrub(status, 60)!r}'
+    return AgentCheck.WARNING, f'unexpected readiness status {scrub(status, 60, redactor)!r}'
 
 
-def describe_refusal(payload):
+def describe_refusal(payload, redactor=None):
     """The reason a 503 gives: LiteLLM puts it in `status`/`db` (1.85+) or in `detail` (earlier)."""
     if not payload:
         return 'no reason given'
     if payload.get('status') == 'shutting_down':
         return 'shutting down'
     if payload.get('db') not in (None, 'connected', 'Not connected'):
-        return f'database {scrub(payload["db"], 60)}'
+        return f'database {scrub(payload["db"], 60, redactor)}'
     if payload.get('detail'):
-        return scrub(payload['detail'])
+        return scrub(payload['detail'], redactor=redactor)
     return 'no reason given'
 
 
@@ -97,20 +97,19 @@ class Readiness:
             self.version_asked_at = None
 
     def probe(self):
+        redactor = self.check.redactor
         try:
-            response = self.check.http.get(self.url, timeout=self.timeout)
+            code, payload = get_answer(self.check, self.url, self.timeout)
         except requests.RequestException as e:
-            return AgentCheck.CRITICAL, describe_failure(e, self.url, self.timeout)
-        with response:
-            code, payload = response.status_code, json_object(response)
+            return AgentCheck.CRITICAL, describe_failure(e, self.url, self.timeout, redactor)
         if code == 200 and payload is not None:
             self.payload = payload
-            return assess(payload)
+            return assess(payload, redactor)
         url = display_url(self.url)
         if code == 200:
             return AgentCheck.CRITICAL, f'{url} answered 200 without LiteLLM\'s readiness JSON'
         if code == 503:
-            return AgentCheck.CRITICAL, f'LiteLLM is not ready (HTTP 503): {describe_refusal(payload)}'
+            return AgentCheck.CRITICAL, f'LiteLLM is not ready (HTTP 503): {describe_refusal(payload, redactor)}'
         if code == 404:
             return AgentCheck.CRITICAL, (
                 f'no readiness endpoint at {url} (HTTP 404). If the metrics come from LiteLLM\'s separate metrics '
@@ -143,11 +142,11 @@ class Readiness:
 
     def get_json(self, url):
         try:
-            with self.check.http.get(url, timeout=self.timeout) as response:
-                if response.status_code == 200:
-                    return json_object(response)
-                # 404 before LiteLLM 1.85, 401 without a key: the version simply stays unknown.
-                self.check.log.debug('No LiteLLM version from %s: HTTP %s', display_url(url), response.status_code)
+            code, payload = get_answer(self.check, url, self.timeout)
+            if code == 200:
+                return payload
+            # 404 before LiteLLM 1.85, 401 without a key: the version simply stays unknown.
+            self.check.log.debug('No LiteLLM version from %s: HTTP %s', display_url(url), code)
         except requests.RequestException as e:
             self.check.log.debug('No LiteLLM version from %s: %s', display_url(url), type(e).__name__)
         return None

@@ -11,16 +11,23 @@ from urllib3 import exceptions as u3
 
 from ..parsing.exposition import MAX_LINE_LENGTH
 from . import http_errors as errors
+from .decode import MIB, BodyCut, BodyReader, Budget, charset_of, unreadable_charset, unsupported_encoding
 from .redact import MASK
 
-CHUNK_SIZE = 64 * 1024
 # A line longer than this is not held whole: only its head is kept, made unparseable, so the parser skips and
 # counts it as too long (exposition.MAX_LINE_LENGTH) while the rest of it is read past without being stored.
 OVERLONG_LINE = 1024 * 1024
 OVERLONG_HEAD = 4 * MAX_LINE_LENGTH + 4  # more characters than the parser accepts, whatever the encoding
 METRICS_MEDIA_TYPES = frozenset({'text/plain', 'application/openmetrics-text'})
 HTML_MEDIA_TYPES = frozenset({'text/html', 'application/xhtml+xml'})
+PROTOBUF_MEDIA_TYPES = frozenset({'application/vnd.google.protobuf', 'application/x-protobuf'})
 FAMILY_START = ('# HELP ', '# TYPE ')
+# The family being read is held until the next one starts (to drop it whole on a cut): past an eighth of the body
+# limit (32 MiB by default; a 300-caller proxy's biggest family is about 14 MB) the body is cut instead, so that
+# one endless family cannot hold the Agent's memory. A held line costs its text and about this much more.
+HELD_FAMILY_SHARE = 8
+MIN_HELD_FAMILY = 32 * MIB
+LINE_OVERHEAD = 57
 TITLE = re.compile(rb'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL)
 
 
@@ -28,59 +35,79 @@ def media_type(response):
     return response.headers.get('Content-Type', '').split(';')[0].strip().lower()
 
 
-def response_problem(response, url, key_header):
-    """Why this response cannot be metrics, judged from its status and Content-Type; None if it may be."""
-    if not 200 <= response.status_code < 300:
+def response_problem(response, url, key_header, secrets=()):
+    """Why this response cannot be metrics, judged from its status and headers; None if it may be. Excerpts of
+    the body are masked before they are cut, so no part of a secret survives the cut."""
+    status = response.status_code
+    if not 200 <= status < 300:
+        if status == 429:
+            return errors.rate_limited_message(response.headers.get('Retry-After'))
         return errors.status_message(
-            response.status_code,
+            status,
             response.reason,
             response.url or url,
             location=response.headers.get('Location'),
             key_header=key_header,
             # A 401 body may quote part of the key: only other errors get an excerpt.
-            excerpt=''
-            if response.status_code in (401, 403)
-            else errors.excerpt(_peek(response).decode(errors='replace')),
+            excerpt='' if status in (401, 403) else errors.excerpt(_peek_text(response, secrets)),
         )
     media = media_type(response)
+    if media in PROTOBUF_MEDIA_TYPES or 'protobuf' in media:
+        return errors.protobuf_message(url, media)
+    encoding = unsupported_encoding(response)
+    if encoding:
+        return errors.encoding_message(url, encoding)
+    charset = charset_of(response)
+    if charset and unreadable_charset(charset):
+        return errors.charset_message(url, _scrub(charset, secrets))
     if media in HTML_MEDIA_TYPES:
-        return _html(response, url, _peek(response))
+        return _html(response, url, _peek(response), secrets)
     if media == 'application/json' or media.endswith('+json'):
-        return errors.json_message(url, errors.excerpt(_peek(response).decode(errors='replace'), 80))
+        return errors.json_message(url, errors.excerpt(_peek_text(response, secrets), 80))
     return None
 
 
 class BodyLines:
     """The body's lines, decoded and scrubbed of secrets. With `whole_families` (for the base library's parser)
-    they are handed over one whole family at a time and the family a cut body stops in is dropped here; without,
-    line by line, and the reader drops that family itself. After the iteration: `bytes`, `lines` (handed over),
-    `cut` (why the body ended early, or None) and `dropped`."""
+    they are handed over one whole family at a time, and the family a cut body stops in is dropped here; without,
+    line by line, and the reader drops that family itself. After the iteration: `bytes` (decoded), `wire_bytes`
+    (as received), `lines` (handed over), `cut` (why the body ended early, or None), `cut_kind` ('connection',
+    'time', 'size' or 'compression'; None when not cut) and `dropped`. `budget` (decode.Budget) bounds the whole
+    body in time and in decoded size."""
 
-    def __init__(self, response, url, secrets, errors='replace', whole_families=True):
+    def __init__(self, response, url, secrets, errors='replace', budget=None, read_timeout=None, whole_families=True):
         self.response = response
         self.errors = errors  # how invalid UTF-8 is decoded: replaced, or kept as lone surrogates for the parser
         self.url = url
         self.whole_families = whole_families
         self.secrets = secrets
+        self.budget = budget or Budget(float('inf'))
+        self.read_timeout = read_timeout
         self.bytes = 0
+        self.wire_bytes = 0
         self.lines = 0
         self.last_line = ''
         self.cut = None
+        self.cut_kind = None
         self.dropped = 0
         # The exposition format is UTF-8; requests would guess Latin-1 for a text/plain without a charset.
-        charset = 'charset=' in response.headers.get('Content-Type', '').lower()
-        self.encoding = response.encoding if charset and response.encoding else 'utf-8'
+        charset = charset_of(response)
+        self.encoding = charset if charset and not unreadable_charset(charset) else 'utf-8'
 
     def __iter__(self):
         pending = b''  # the front of a line whose newline has not arrived
-        # The family being read is held until the next one starts: on a cut it is dropped whole, because a
-        # family missing some series would be summed wrong where series are combined (tags.py), and a histogram
-        # missing buckets would be inconsistent.
+        # With whole_families, the family being read is held until the next one starts: on a cut it is dropped
+        # whole, because a family missing some series would be summed wrong where series are combined (tags.py),
+        # and a histogram missing buckets would be inconsistent.
         family = []
+        family_bytes = 0
         sniffed = broken = skipping = False
+        reader = BodyReader(self.response, self.budget, self.read_timeout)
+        limit = self.budget.max_bytes or float('inf')
+        max_family = min(limit, max(MIN_HELD_FAMILY, limit / HELD_FAMILY_SHARE))
         try:
-            for chunk in self._chunks():
-                self.bytes += len(chunk)
+            for chunk in reader:
+                self.bytes, self.wire_bytes = reader.bytes, reader.wire_bytes
                 if skipping:  # the rest of an overlong line
                     newline = chunk.find(b'\n')
                     if newline < 0:
@@ -108,14 +135,27 @@ class BodyLines:
                 for line in lines:
                     if family and line.startswith(FAMILY_START):
                         yield from self._hand_over(family)
-                        family = []
+                        family, family_bytes = [], 0
                     family.append(line)
+                family_bytes += end
+                if family_bytes + LINE_OVERHEAD * len(family) > max_family:
+                    raise BodyCut(
+                        'size',
+                        f'one family holds more than {max_family / MIB:g} MiB '
+                        '(an eighth of `max_body_size`, 32 MiB at least)',
+                    )
         except (u3.ProtocolError, rex.ChunkedEncodingError) as e:
             # The connection closed or broke before the end its framing announced (Content-Length, chunks).
             broken = True
-            self.cut = _cut_reason(e)
+            self.cut, self.cut_kind = _cut_reason(e), 'connection'
+        except BodyCut as e:
+            broken = True
+            self.cut, self.cut_kind = e.reason, e.kind
+        finally:
+            self.bytes, self.wire_bytes = reader.bytes, reader.wire_bytes
         if pending.strip():
-            self.cut = self.cut or 'the body does not end with a newline'
+            if not self.cut:
+                self.cut, self.cut_kind = 'the body does not end with a newline', 'connection'
             if not sniffed:
                 self._refuse_if_not_metrics(pending)
         if self.cut:
@@ -137,18 +177,8 @@ class BodyLines:
             self.last_line = line
             yield line
 
-    def _chunks(self):
-        """The body as it arrives, decompressed. urllib3's read1 returns what one read brings, so a connection
-        that breaks loses none of the bytes before the break (iter_content drops its last partial chunk)."""
-        raw = self.response.raw
-        if getattr(self.response, '_content_consumed', False) or not hasattr(raw, 'read1'):
-            yield from self.response.iter_content(CHUNK_SIZE)  # already read (telemetry), or an old urllib3
-            return
-        while chunk := raw.read1(CHUNK_SIZE, decode_content=True):
-            yield chunk
-
     def cut_message(self):
-        return errors.cut_short_message(self.bytes, self.cut, self.lines, self.dropped)
+        return errors.cut_short_message(self.bytes, self.cut, self.lines, self.dropped, kind=self.cut_kind)
 
     def not_metrics_message(self, parse_error):
         """For a parse error: the parser fails on the line it was just handed, the last one read."""
@@ -158,32 +188,55 @@ class BodyLines:
     def _refuse_if_not_metrics(self, data):
         start = data.lstrip()[:1]
         if start == b'<':
-            raise errors.ScrapeError(_html(self.response, self.url, data))
+            raise errors.ScrapeError(_html(self.response, self.url, data, self.secrets))
         if start in (b'{', b'[') and media_type(self.response) not in METRICS_MEDIA_TYPES:
             # Only a metrics Content-Type may start a line with `{` (Prometheus 3 quoted names), not JSON.
-            text = self._scrub(data.decode(self.encoding, 'replace'))
+            whole = data[: data.rfind(b'\n') + 1] or data  # whole lines only: a secret cut in two escapes the mask
+            text = self._scrub(whole.decode(self.encoding, 'replace'))
             raise errors.ScrapeError(errors.json_message(self.url, errors.excerpt(text, 80)))
 
     def _scrub(self, text):
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        return _scrub(text, self.secrets)
 
 
-def _html(response, url, head):
+def _scrub(text, secrets):
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _html(response, url, head, secrets=()):
     title = TITLE.search(head)
-    title = errors.excerpt(title.group(1).decode(errors='replace'), 80) if title else ''
+    title = errors.excerpt(_scrub(title.group(1).decode(errors='replace'), secrets), 80) if title else ''
     redirected_to = response.url if response.history else None
     return errors.html_message(url, redirected_to, title)
 
 
-def _peek(response, size=4096):
-    """The first bytes of a body we will not parse, for the message; b'' if even that fails."""
+def _peek(response, size=4096, ended=None):
+    """The first bytes of a body we will not parse, decoded within a small bound; b'' if even that fails.
+    `ended` (a list) gets True when the body ended within them."""
+    out = b''
     try:
-        return next(response.iter_content(size), b'') or b''
+        for piece in BodyReader(response, Budget(2.0, max_bytes=size)):
+            out += piece
+            if len(out) >= size:
+                break
+        else:
+            if ended is not None:
+                ended.append(True)
     except Exception:
-        return b''
+        pass  # what arrived before the failure is still worth quoting
+    return out[:size]
+
+
+def _peek_text(response, secrets):
+    ended = []
+    text = _scrub(_peek(response, ended=ended).decode(errors='replace'), secrets)
+    if not ended and secrets:
+        # The peek stopped inside the body: its end may hold the front of a secret, which the mask cannot see.
+        text = text[: max(0, len(text) - max(len(secret) for secret in secrets))]
+    return text
 
 
 def _cut_reason(exc):

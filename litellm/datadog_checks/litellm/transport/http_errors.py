@@ -19,6 +19,30 @@ AUTH_HINT = (
 )
 ENDPOINT_HINT = "point `openmetrics_endpoint` at the LiteLLM proxy's `/metrics/`"
 POINT_AT_METRICS = ENDPOINT_HINT[0].upper() + ENDPOINT_HINT[1:]
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# What to do about a body cut short, by what cut it.
+CUT_ADVICE = {
+    'connection': (
+        'The proxy restarted mid-response, or a load balancer or proxy in between cuts responses: if it lasts, '
+        'check their logs and response size or time limits.'
+    ),
+    'time': (
+        'The proxy sends its metrics too slowly for the `timeout` (a whole-body limit): it is overloaded, or the '
+        'payload is too big to read in time. Check its CPU; raise `timeout` (and `min_collection_interval`) if it '
+        'is only big.'
+    ),
+    'size': (
+        'A payload this big costs the Agent seconds and memory every run: make it smaller at the source '
+        "(LiteLLM's `prometheus_exclude_labels`, `prometheus_metrics_max_series_per_metric`) or raise "
+        '`max_body_size`. A small compressed body that inflates past it is a decompression bomb: check what answers '
+        'at `openmetrics_endpoint`.'
+    ),
+    'compression': (
+        'The compressed body (Content-Encoding) was incomplete or corrupt: the proxy restarted mid-response, or '
+        'something between the Agent and LiteLLM breaks compressed responses. Scrape the proxy directly, or check '
+        "that hop's settings."
+    ),
+}
 
 
 class ScrapeError(rex.RequestException):
@@ -34,7 +58,7 @@ def transport_message(exc, url, connect_timeout, read_timeout):
     def has(*types):
         return any(isinstance(c, types) for c in chain)
 
-    if isinstance(exc, rex.InvalidHeader) or has(u3.InvalidHeader):
+    if isinstance(exc, rex.InvalidHeader) or has(u3.InvalidHeader) or is_invalid_header(exc):
         return (
             'A request header value is invalid: it starts or ends with whitespace or holds a line break (often '
             'the newline at the end of a secret file). Remove it from the value in `headers`, `extra_headers` '
@@ -108,6 +132,11 @@ def transport_message(exc, url, connect_timeout, read_timeout):
     return f'The request to {where} failed: {type(exc).__name__}: {first_line(exc)}'
 
 
+def is_invalid_header(exc):
+    """http.client's ValueError for a header value it refuses (older requests let it through unwrapped)."""
+    return any(isinstance(c, ValueError) and first_line(c).startswith('Invalid header') for c in causes(exc))
+
+
 def tls_message(chain, where):
     verify = next((c for c in chain if isinstance(c, ssl.SSLCertVerificationError)), None)
     if verify is not None:
@@ -147,9 +176,16 @@ def status_message(status, reason, url, location=None, key_header=None, excerpt=
         )
     if status == 407:
         return f'{head}: the HTTP proxy in front of LiteLLM wants credentials: check the `proxy` settings.'
-    if 300 <= status < 400:
+    if status in REDIRECTS:
         target = f' to `{safe_url(location)}`' if location else ''
         return f'{head}: redirect{target} not followed: set `openmetrics_endpoint` to the final URL, `/metrics/`.'
+    if status == 304:
+        return (
+            f'{head}: the check sends no conditional request, so a cache or gateway in front of LiteLLM answers '
+            f'instead of the proxy, with no body. Scrape the proxy directly: {ENDPOINT_HINT}.'
+        )
+    if status < 200 or 300 <= status < 400:
+        return f'{head}: an unexpected status for a plain GET of metrics (no body to read): {ENDPOINT_HINT}.'
     if status in (502, 504):
         what = 'a load balancer or gateway in front of LiteLLM got no answer from it: check that the proxy runs'
     elif status == 503:
@@ -194,7 +230,7 @@ def not_metrics_message(url, line_number, line, error):
     )
 
 
-def cut_short_message(bytes_read, why, lines, dropped):
+def cut_short_message(bytes_read, why, lines, dropped, kind='connection'):
     if lines:
         kept = (
             f'the {lines} lines of its complete families were submitted; the family it stopped in ({dropped} '
@@ -202,10 +238,41 @@ def cut_short_message(bytes_read, why, lines, dropped):
         )
     else:
         kept = 'no family arrived whole, nothing was submitted'
+    advice = CUT_ADVICE.get(kind) or CUT_ADVICE['connection']
+    return f'The body was cut short after {bytes_read} bytes ({why}): {kept}. {advice}'
+
+
+def rate_limited_message(wait=None):
+    """A 429: the proxy, or a gateway in front of it, limits the Agent's scrapes."""
+    then = f'the next scrape waits {wait:g} s (Retry-After)' if wait else 'the next scrape is at the next run'
     return (
-        f'The body was cut short after {bytes_read} bytes ({why}): {kept}. The proxy restarted mid-response, or '
-        'a load balancer or proxy in between cuts responses: if it lasts, check their logs and response size or '
-        'time limits.'
+        f'HTTP 429 Too Many Requests: the proxy or a gateway in front of it rate-limits the Agent; {then}. Exempt '
+        "the Agent's key or address from the limit, or raise `min_collection_interval`."
+    )
+
+
+def protobuf_message(url, media):
+    return (
+        f'The response from `{safe_url(url)}` is in the Prometheus protobuf format '
+        f'(Content-Type `{excerpt(media, 80)}`), '
+        'which the check does not read: it asks for the text format (`Accept: text/plain`). Something in front of '
+        'LiteLLM chose protobuf: have it serve text, or scrape the proxy directly.'
+    )
+
+
+def encoding_message(url, encoding):
+    return (
+        f'The response from `{safe_url(url)}` is compressed with `{excerpt(encoding, 40)}` (Content-Encoding), which '
+        'the check does not decode: it asks for gzip or deflate only (`Accept-Encoding: gzip, deflate`). Something '
+        'in front of LiteLLM ignores that: have it send gzip or no compression, or scrape the proxy directly.'
+    )
+
+
+def charset_message(url, charset):
+    return (
+        f'The response from `{safe_url(url)}` names the charset `{excerpt(charset, 40)}` (Content-Type), which the '
+        'check cannot read: the Prometheus text format is UTF-8. Have whatever serves it send UTF-8, or scrape '
+        'the proxy directly.'
     )
 
 

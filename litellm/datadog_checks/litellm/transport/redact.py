@@ -5,10 +5,13 @@ The key that opens `/metrics` is often the proxy's master key. It travels in a r
 in some of its errors. So every message the check builds, every log line of the check's logger, every tag and
 every body line is passed through `Redactor.scrub` first."""
 
+import base64
+import binascii
 import logging
 import re
+import sys
 import weakref
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
 
 MASK = '********'
 
@@ -19,6 +22,22 @@ CREDENTIAL_NAME = re.compile(r'auth|key|token|secret|passw|cookie|session|creden
 AUTH_SCHEMES = frozenset({'bearer', 'basic', 'token', 'digest', 'negotiate', 'apikey', 'api-key'})
 # Shorter values are not masked: masking `abc` everywhere would garble messages and protect nothing.
 MIN_SECRET_LENGTH = 6
+# The loggers of the libraries a run goes through: urllib3 logs each request line (query string included) at
+# debug, requests and charset_normalizer may quote values. A logger filter only sees its own logger's records.
+LIBRARY_LOGGERS = (
+    'urllib3',
+    'urllib3.connectionpool',
+    'urllib3.connection',
+    'urllib3.response',
+    'urllib3.poolmanager',
+    'urllib3.util.retry',
+    'requests',
+    'requests_oauthlib',
+    'oauthlib',
+    'charset_normalizer',
+)
+# The base's HTTP and TLS helpers log through loggers named after their file paths.
+BASE_LOGGING_MODULES = ('datadog_checks.base.utils.http', 'datadog_checks.base.utils.tls')
 
 
 class Redactor:
@@ -29,6 +48,10 @@ class Redactor:
         self._static = set()
         for option in ('password', 'proxy_password'):
             self._add(self._static, config.get(option))
+        username, password = config.get('username'), config.get('password')
+        if isinstance(password, str) and password:
+            # Basic auth travels as base64(user:pass): a server echoing the Authorization header echoes that.
+            self._add(self._static, _b64(f'{username if isinstance(username, str) else ""}:{password}'))
         reader = (config.get('auth_token') or {}).get('reader') or {}
         if isinstance(reader, dict):
             self._add(self._static, reader.get('client_secret'))
@@ -39,12 +62,16 @@ class Redactor:
                 self._add(self._static, secret)
 
     def secrets(self):
-        """Every secret known now, longest first so that `Bearer <key>` is masked whole."""
+        """Every secret known now, in every form a server or a library may echo it (raw, URL-encoded, base64 of
+        basic auth), longest first so that `Bearer <key>` is masked whole."""
         found = set(self._static)
         for name, value in list(self._headers.items()):
             if isinstance(name, str) and CREDENTIAL_NAME.search(name):
                 for piece in header_value_pieces(value):
                     self._add(found, piece)
+        for secret in list(found):
+            for form in encoded_forms(secret):
+                self._add(found, form)
         return sorted(found, key=len, reverse=True)
 
     def scrub(self, text):
@@ -67,6 +94,59 @@ class Redactor:
         if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH:
             found.add(value)
             found.add(value.strip())
+
+
+def encoded_forms(secret):
+    """How a secret can appear once quoted into a URL, or inside a basic-auth header (base64 of `user:pass`)."""
+    # unquote: a password written URL-encoded in the endpoint's user info is sent, and echoed, decoded.
+    forms = {quote(secret, safe=''), quote(secret), quote_plus(secret), unquote(secret), unquote_plus(secret)}
+    decoded = _unb64(secret)
+    if decoded and ':' in decoded:
+        forms.add(decoded)
+        forms.add(decoded.split(':', 1)[1])
+    return forms
+
+
+def _b64(text):
+    return base64.b64encode(text.encode('utf-8', 'replace')).decode('ascii')
+
+
+def _unb64(text):
+    """The text a base64 value decodes to, if it is base64 of printable text; else None."""
+    if len(text) < 8 or len(text) % 4 or not re.fullmatch(r'[A-Za-z0-9+/]+={0,2}', text):
+        return None
+    try:
+        decoded = base64.b64decode(text, validate=True).decode('utf-8')
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded if decoded.isprintable() else None
+
+
+def safe_url(url, redactor=None):
+    """The URL without user info, its credential query values masked: what a tag may hold."""
+    if not isinstance(url, str):
+        return url
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rsplit('@', 1)[-1]
+        query = parts.query
+    except ValueError:
+        return MASK
+    if query:
+        pairs = []
+        for pair in query.split('&'):
+            name, eq, value = pair.partition('=')
+            pairs.append(f'{name}{eq}{MASK}' if eq and value and CREDENTIAL_NAME.search(name) else pair)
+        query = '&'.join(pairs)
+    text = urlunsplit(parts._replace(netloc=netloc, query=query))
+    return redactor.scrub(text) if redactor is not None else text
+
+
+def safe_tag(tag, redactor):
+    """A tag fit to submit: `endpoint:<url>` without user info, and no secret anywhere."""
+    if isinstance(tag, str) and tag.startswith('endpoint:'):
+        return 'endpoint:' + safe_url(tag[len('endpoint:') :], redactor)
+    return redactor.scrub(tag)
 
 
 def header_value_pieces(value):
@@ -121,6 +201,16 @@ class _ScrubLogRecords(logging.Filter):
                     text = redactor.scrub(text)
                 setattr(record, field, text)
         return True
+
+
+def scrub_library_loggers(redactor):
+    """Mask `redactor`'s secrets in the records of the libraries a run uses (installed once per logger)."""
+    for name in LIBRARY_LOGGERS:
+        scrub_logger(logging.getLogger(name), redactor)
+    for module in BASE_LOGGING_MODULES:
+        logger = getattr(sys.modules.get(module), 'LOGGER', None)
+        if isinstance(logger, logging.Logger):
+            scrub_logger(logger, redactor)
 
 
 def scrub_logger(logger, redactor):
