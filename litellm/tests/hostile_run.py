@@ -3,6 +3,7 @@
 growth of the peak RSS over the run, the health status and message. Only loopback is used."""
 
 import json
+import re
 import resource
 import sys
 import threading
@@ -29,6 +30,9 @@ def play_for(scenario, release):
     raise SystemExit(f'unknown scenario {scenario}')
 
 
+FAMILY_NAME = re.compile(rb'(?m)^((?:# (?:HELP|TYPE) )?)(?=[A-Za-z_])')
+
+
 def big_real_body(release, size):
     body = read_fixture('real', NEWEST, 'metrics.txt')
     head = raw.response_head(200, 'OK', {'Content-Type': raw.PROMETHEUS_CONTENT_TYPE, 'Connection': 'close'})
@@ -37,8 +41,8 @@ def big_real_body(release, size):
         conn.sendall(head)
         sent, copy = 0, 0
         while sent < size and not release.is_set():
-            # Each copy's families get a suffix: distinct families, so none is a duplicate of another.
-            data = body.replace(b'litellm_', b'litellm_c%d_' % copy)
+            # Each copy's families get a prefix of their own: distinct families, no series repeated.
+            data = FAMILY_NAME.sub(rb'\1c%d_' % copy, body)
             conn.sendall(data)
             sent += len(data)
             copy += 1

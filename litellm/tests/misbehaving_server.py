@@ -194,14 +194,17 @@ class FullBacklog:
         self._fillers = []
 
     def __enter__(self):
-        import select
+        import selectors
 
         for _ in range(64):
             filler = socket.socket()
             filler.setblocking(False)
             filler.connect_ex(('127.0.0.1', self.port))
             self._fillers.append(filler)
-            _, writable, _ = select.select([], [filler], [], 0.2)
+            # A selector, not select(): a long test session may hold descriptors past select's 1024.
+            with selectors.DefaultSelector() as selector:
+                selector.register(filler, selectors.EVENT_WRITE)
+                writable = selector.select(0.2)
             if not writable:
                 return self  # this one is left hanging: the queue is full
         raise RuntimeError('could not fill the accept queue of a loopback listener')

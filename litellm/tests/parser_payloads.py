@@ -161,10 +161,12 @@ def families(draw, openmetrics):
         metadata.reverse()
     lines += metadata
     stamp = (lambda: '') if openmetrics else (lambda: draw(st.sampled_from(['', '', ' 1700000000000', ' -5'])))
+    # One bucket layout per histogram family, as every exporter writes it (series combined by the tag policy
+    # then add up into a histogram again).
+    bounds = sorted(draw(st.sets(st.sampled_from(BOUNDS), max_size=3)), key=float) + ['+Inf']
     for values in series:
         labels = list(zip(label_names, values, strict=True))
         if typ == 'histogram':
-            bounds = sorted(draw(st.sets(st.sampled_from(BOUNDS), max_size=3)), key=float) + ['+Inf']
             total = 0
             for bound in bounds:
                 total += draw(st.integers(0, 5))

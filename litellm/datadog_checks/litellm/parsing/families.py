@@ -15,6 +15,8 @@ stopped in (a cut body, an OpenMetrics body without `# EOF`) is not handed over 
 short, and a histogram missing buckets inconsistent.
 """
 
+import logging
+
 from prometheus_client.metrics_core import METRIC_TYPES, Metric
 from prometheus_client.samples import Sample
 
@@ -166,6 +168,7 @@ class Reader:
         self.skipping = None
         self.eof = False
         self.filtered_before = -1
+        self.debug = self.scraper.log.isEnabledFor(logging.DEBUG)
         self.ready.clear()
         self.series.begin()
 
@@ -545,10 +548,13 @@ class Reader:
 
     def _count_skip(self, line_number, line, reason):
         self.skipped += 1
-        shown = self.scraper.loggable(line)
-        if self.first_skipped is None:
-            self.first_skipped = (line_number, reason, shown)
-        self.scraper.log.debug('Skipped line %s of the LiteLLM metrics (%s): %s', line_number, reason, shown)
+        first = self.first_skipped is None
+        if first or self.debug:
+            shown = self.scraper.loggable(line)  # only when shown: a flood of bad lines stays cheap
+            if first:
+                self.first_skipped = (line_number, reason, shown)
+            if self.debug:
+                self.scraper.log.debug('Skipped line %s of the LiteLLM metrics (%s): %s', line_number, reason, shown)
 
 
 def histogram_problem(buckets):
