@@ -276,7 +276,8 @@ class LitellmScraper(OpenMetricsScraper):
         cut = self.reader.cut if self.reader is not None else self.body_cut()
         if cut:
             dropped = self.reader.dropped if self.reader is not None else self.body_lines.dropped
-            lines, kind = self.body_lines.lines - dropped, self.body_lines.cut_kind
+            kind = self.reader.cut_kind if self.reader is not None else self.body_lines.cut_kind
+            lines = self.body_lines.lines - dropped
             message = http_errors.cut_short_message(self.body_lines.bytes, cut, lines, dropped, kind=kind)
             problems.append(self.redactor.scrub(message))
             self.count('scrape.truncated', 1, tags=self.tags)

@@ -141,6 +141,8 @@ class Reader:
                     if space > 0 and line[:space] in skipping:
                         continue
             self._line(line)
+            if self.over_budget:
+                break  # the rest of the body is not read: the run's memory stays bounded
             cache, acc, skipping = self.cache, self.acc, self.skipping
             if cache is not None:
                 nolimit = self.family.plan.nolimit
@@ -160,6 +162,7 @@ class Reader:
         self.withheld = 0
         self.read_ok = 0
         self.cut = None
+        self.cut_kind = None
         self.dropped = 0
         self.broken = []  # histograms not submitted, with why
         self.family = self.unit = None
@@ -168,14 +171,23 @@ class Reader:
         self.skipping = None
         self.eof = False
         self.filtered_before = -1
+        self.over_budget = False
         self.debug = self.scraper.log.isEnabledFor(logging.DEBUG)
         self.ready.clear()
         self.series.begin()
 
     def _end(self):
         cut = self.scraper.body_cut()
+        if self.over_budget:
+            size = self.series.cache_size
+            most = size + self.series.run_budget()
+            cut = f'it holds more than {most} series, past the bound of `series_cache_size` ({size})'
+            self.cut_kind = 'series'
+        elif cut is not None:
+            self.cut_kind = self.scraper.body_lines.cut_kind
         if cut is None and self.openmetrics and not self.eof and self.read_ok:
             cut = 'the OpenMetrics body ended without its `# EOF` line'
+            self.cut_kind = 'connection'
         if cut is not None and (self.family is not None or self.unit is not None):
             # The family the body stopped in may miss series: not handed over.
             self.cut = cut
@@ -399,8 +411,9 @@ class Reader:
             entry = ident if ident is not None and not isinstance(ident, Joiner) else ident or Joiner(None)
             if entry.seen == self.tick:
                 entry = Joiner(entry.ident)  # an identity read in this run, joined by a series of another text
-            if key is not None:
-                self.series.remember(plan, hash(key), entry)
+            if not self.series.remember(plan, hash(key) if key is not None else None, entry):
+                self.over_budget = True
+                return
         elif entry.seen == self.tick:
             self._skip(line, 'a repeated series (its first value is kept)', taint=False)
             return

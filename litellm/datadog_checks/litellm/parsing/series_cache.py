@@ -16,9 +16,9 @@ from prometheus_client.samples import Sample
 
 from . import exposition
 
-# Enough for a proxy with about 400 active callers (a 300-caller payload holds about 210,000 series); a series
-# past it is still read and submitted, only not remembered.
-DEFAULT_CACHE_SIZE = 300_000
+# Enough for a proxy with about 350 active callers (a 300-caller payload holds about 210,000 series). It is also
+# a run's memory budget: a run that meets more series than this stops there, as a cut body.
+DEFAULT_CACHE_SIZE = 250_000
 SKIP, CACHED, PLAIN = 'skip', 'cached', 'plain'
 # Transformer types that read a sample's value and name only, and of its labels the bucket bound or quantile:
 # a cached sample carries just those (shared by every series with the same bound). Families of any other type
@@ -107,6 +107,7 @@ class SeriesCache:
 
     def begin(self):
         self.inserted = 0
+        self.uncached = 0  # series of this run not remembered (the cache is full): held until their family ends
         if self.scraper.tags is not self.static_tags:
             # Every identity holds the scraper's tags: built anew when they change.
             self.clear()
@@ -131,10 +132,18 @@ class SeriesCache:
         return plan
 
     def remember(self, plan, key, entry):
-        if self.entries < self.cache_size:
+        """Keep a series read for the first time; False when the run's series outnumber `series_cache_size`."""
+        if key is not None and self.entries < self.cache_size:
             plan.cache[key] = entry
             self.entries += 1
             self.inserted += 1
+            return True
+        self.uncached += 1
+        return not self.cache_size or self.uncached <= self.run_budget()
+
+    def run_budget(self):
+        """How many series past the cache one run may hold (0 for `series_cache_size: 0`: no bound)."""
+        return max(self.cache_size // 4, 10_000)
 
     def identity(self, plan, sample, labels):
         """The identity of one series of a CACHED family, or None when the base library would not submit it.

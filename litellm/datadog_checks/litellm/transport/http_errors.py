@@ -22,6 +22,10 @@ POINT_AT_METRICS = ENDPOINT_HINT[0].upper() + ENDPOINT_HINT[1:]
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # What to do about a body cut short, by what cut it.
 CUT_ADVICE = {
+    'series': (
+        'Each series read costs the Agent memory (about 250 bytes): raise `series_cache_size` for a proxy this '
+        "busy, or make the payload smaller at the source (LiteLLM's `prometheus_exclude_labels`)."
+    ),
     'connection': (
         'The proxy restarted mid-response, or a load balancer or proxy in between cuts responses: if it lasts, '
         'check their logs and response size or time limits.'
