@@ -1,5 +1,5 @@
 """One scrape of a hostile endpoint in a fresh process, for bounds that need a clean peak RSS:
-`python -m tests.hostile_run bomb|line-bomb|trickle|big [timeout]` prints JSON with the run's wall time, the
+`python -m tests.hostile_run bomb|line-bomb|trickle|big|family|family-combined [timeout]` prints JSON with the run's wall time, the
 growth of the peak RSS over the run, the health status and message. Only loopback is used."""
 
 import json
@@ -27,7 +27,38 @@ def play_for(scenario, release):
         return raw.trickle(read_fixture('real', NEWEST, 'metrics.txt'), release, lines_per_step=1, interval=0.05)
     if scenario == 'big':  # 60 MB of real families: the capture repeated, each copy under its own names
         return big_real_body(release, 60_000_000)
+    if scenario in ('family', 'family-combined'):  # one 60 MB family of the rename table, every series new
+        return one_big_family(60_000_000, combined=scenario == 'family-combined')
     raise SystemExit(f'unknown scenario {scenario}')
+
+
+def one_big_family(size, combined):
+    """Distinct series (or, `combined`, per-caller series the tag policy combines by model), built before the run."""
+    lines = [b'# TYPE litellm_proxy_total_requests_metric_total counter\n']
+    total, i = 0, 0
+    while total < size:
+        if combined:
+            labels = b'requested_model="m%d",team="t",client_ip="10.%d.%d.%d"' % (
+                i % 50,
+                i >> 16 & 255,
+                i >> 8 & 255,
+                i & 255,
+            )
+        else:
+            labels = b'requested_model="model-%d",team="t"' % i
+        lines.append(b'litellm_proxy_total_requests_metric_total{%s} 1.0\n' % labels)
+        total += len(lines[-1])
+        i += 1
+    body = b''.join(lines)
+    payload = raw.response_head(
+        200, 'OK', {'Content-Type': raw.PROMETHEUS_CONTENT_TYPE, 'Content-Length': str(len(body))}
+    )
+    payload += body
+
+    def play(conn, path):
+        conn.sendall(payload)
+
+    return play
 
 
 FAMILY_NAME = re.compile(rb'(?m)^((?:# (?:HELP|TYPE) )?)(?=[A-Za-z_])')
@@ -50,8 +81,22 @@ def big_real_body(release, size):
     return play
 
 
-def rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def rss_mb(field='VmHWM'):
+    """Peak (or current) resident memory in MB. The peak is reset first where Linux allows it, so that building a
+    scenario's payload before the run does not hide the run's own peak."""
+    try:
+        with open('/proc/self/status') as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(field + ':')) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak():
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')  # VmHWM starts again from the current resident set
+    except OSError:
+        pass
 
 
 def main(scenario, timeout=2.0):
@@ -64,7 +109,8 @@ def main(scenario, timeout=2.0):
         }
         check = LitellmCheck('litellm', {}, [instance])
         check.is_metadata_collection_enabled = lambda: False
-        before = rss_mb()
+        reset_peak()
+        before = rss_mb('VmRSS')
         start = time.monotonic()
         error = check.run()
         seconds = time.monotonic() - start

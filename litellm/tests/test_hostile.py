@@ -107,7 +107,7 @@ def assert_nothing_of(secrets, written):
 
 @pytest.mark.parametrize(
     'scenario, timeout',
-    [('bomb', 2), ('line-bomb', 2), ('trickle', 2), ('big', 10)],
+    [('bomb', 2), ('line-bomb', 2), ('trickle', 2), ('big', 10), ('family', 10), ('family-combined', 10)],
 )
 def test_a_run_is_bounded_in_time_and_memory(scenario, timeout):
     """In a fresh process, so that the peak RSS is this run's: a 500 MB gzip bomb (zeros, or one endless family),
@@ -127,6 +127,9 @@ def test_a_run_is_bounded_in_time_and_memory(scenario, timeout):
         # Within the default size limit: read whole (OK), or, on a machine too busy to read it in time, cut at the
         # deadline; never refused for its size.
         assert result['status'] == ServiceCheck.OK or 'did not arrive within' in result['message'], result
+    elif scenario.startswith('family'):
+        # One 60 MB family of new series: read until the run's memory budget or the deadline, whichever first.
+        assert result['status'] == ServiceCheck.WARNING or 'did not arrive within' in result['message'], result
     elif scenario == 'trickle':
         assert result['status'] == ServiceCheck.WARNING, result
         assert f'did not arrive within {timeout} s (`timeout`)' in result['message']

@@ -22,7 +22,7 @@ from prometheus_client.samples import Sample
 
 from ..tags import NO_LIMIT
 from . import exposition
-from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, SKIP, Joiner, Plan, SeriesCache
+from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, RUN_MEMORY, SKIP, Joiner, Plan, SeriesCache
 
 INF = float('inf')
 VALUE_CACHE_SIZE = 20_000  # distinct value texts remembered (`1.0`, `0.0`, ...); cleared when full
@@ -179,9 +179,7 @@ class Reader:
     def _end(self):
         cut = self.scraper.body_cut()
         if self.over_budget:
-            size = self.series.cache_size
-            most = size + self.series.run_budget()
-            cut = f'it holds more than {most} series, past the bound of `series_cache_size` ({size})'
+            cut = f'the series it holds would take more than {RUN_MEMORY // 2**20} MiB of memory in one run'
             self.cut_kind = 'series'
         elif cut is not None:
             self.cut_kind = self.scraper.body_lines.cut_kind

@@ -23,8 +23,8 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # What to do about a body cut short, by what cut it.
 CUT_ADVICE = {
     'series': (
-        'Each series read costs the Agent memory (about 250 bytes): raise `series_cache_size` for a proxy this '
-        "busy, or make the payload smaller at the source (LiteLLM's `prometheus_exclude_labels`)."
+        'The next run goes on from the series this one remembered. If it lasts, the proxy exports more series than '
+        "the Agent should hold: make the payload smaller at the source (LiteLLM's `prometheus_exclude_labels`)."
     ),
     'connection': (
         'The proxy restarted mid-response, or a load balancer or proxy in between cuts responses: if it lasts, '
