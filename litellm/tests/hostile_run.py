@@ -1,6 +1,6 @@
 """One scrape of a hostile endpoint in a fresh process, for bounds that need a clean peak RSS:
-`python -m tests.hostile_run bomb|line-bomb|trickle|big|family|family-combined [timeout]` prints JSON with the run's wall time, the
-growth of the peak RSS over the run, the health status and message. Only loopback is used."""
+`python -m tests.hostile_run bomb|line-bomb|trickle|big|family|family-combined [timeout]` prints JSON with the
+run's wall time, the growth of the peak RSS over the run, the health status and message. Only loopback is used."""
 
 import json
 import re
