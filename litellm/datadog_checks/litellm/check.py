@@ -5,7 +5,7 @@ from datadog_checks.base import AgentCheck, OpenMetricsBaseCheckV2, is_affirmati
 
 from .licence import LicenceWatch
 from .line_filters import RAW_LINE_FILTERS
-from .metrics import BUNDLED_CHECK_NAMES, METRIC_MAP
+from .metrics import BUNDLED_FAMILIES, METRIC_MAP
 from .scraper import LitellmScraper
 from .side.model_health import ModelHealth
 from .side.probe import SideRedactor
@@ -20,15 +20,14 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
 
     # LiteLLM's families are bounded by the rename table; per-caller series must never be cut silently.
     DEFAULT_METRIC_LIMIT = 0
-    aliases = {}  # submitted name -> the bundled 2.x check's name for it, repeated on submission
-    alias_series = 0  # series submitted under a 2.x name in this run
+    aliases = {}  # LiteLLM family -> the bundled 2.x check's name for it, submitted too
 
     def __init__(self, name, init_config, instances):
         super().__init__(name, init_config, instances)
         # Before anything reads them: a wrong option fails here, named, not as a TypeError in a library.
         validate_instance(self.instance, self.init_config)
         if is_affirmative(self.instance.get('bundled_check_names', True)):
-            self.aliases = BUNDLED_CHECK_NAMES
+            self.aliases = BUNDLED_FAMILIES
         # The side requests, readiness, version and model health, go through `self.http`, so the instance's TLS,
         # proxy and header settings apply, each with its own timeout. Their signals are tagged like the scrape's.
         self.redactor = SideRedactor(self.instance, self.http.options)
@@ -47,7 +46,6 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
             self.side_steps.append(self.model_health.run)
 
     def check(self, instance):
-        self.alias_series = 0
         try:
             super().check(instance)
             self.licence.report(any(scraper.unlicensed for scraper in self.scrapers.values()))
@@ -59,20 +57,11 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
                 except Exception as e:
                     self.log.warning('LiteLLM %s failed: %s', step.__qualname__, e)
 
-    # Both parsers submit through these two methods, so the 2.x names follow every value, tag and option.
-    def gauge(self, name, value, *args, **kwargs):
-        if name == 'scrape.series':  # the scraper's count of the series it submitted, to which the 2.x names add
-            value, self.alias_series = value + self.alias_series, 0
-        super().gauge(name, value, *args, **kwargs)
-        if name in self.aliases:
-            super().gauge(self.aliases[name], value, *args, **kwargs)
-            self.alias_series += 1
-
-    def monotonic_count(self, name, value, *args, **kwargs):
-        super().monotonic_count(name, value, *args, **kwargs)
-        if name in self.aliases:
-            super().monotonic_count(self.aliases[name], value, *args, **kwargs)
-            self.alias_series += 1
+    def configure_scrapers(self):
+        super().configure_scrapers()
+        if self.aliases:
+            for scraper in self.scrapers.values():
+                scraper.submit_also_as(self.aliases)
 
     @AgentCheck.metadata_entrypoint
     def collect_version(self):

@@ -215,3 +215,11 @@ BUNDLED_CHECK_NAMES = {
     'output.tokens.count': 'output_tokens.metric.count',
     'remaining_tokens': 'remaining_tokens.metric',
 }
+# The same by LiteLLM family: {family: the 2.x name its transformer submits under too (before `.count`)}.
+_BUNDLED_BASES = {'input.tokens': 'input_tokens.metric', 'output.tokens': 'output_tokens.metric'}
+_BUNDLED_BASES['remaining_tokens'] = 'remaining_tokens.metric'
+BUNDLED_FAMILIES = {
+    family: _BUNDLED_BASES[name]
+    for family, name in METRIC_MAP.items()
+    if isinstance(name, str) and name in _BUNDLED_BASES
+}

@@ -36,6 +36,7 @@ class LitellmScraper(OpenMetricsScraper):
 
     def __init__(self, check, config):
         super().__init__(check, config)
+        self.submitted_twice = set()  # families also submitted under the bundled check's names
         self.protect_secrets(config)
         self.tag_policy = TagPolicy.from_config(config, self.exclude_metrics_by_labels, self.hostname_label)
         # A bucket's bound is part of its identity: the base's label filters must not give two buckets one tag set.
@@ -87,17 +88,36 @@ class LitellmScraper(OpenMetricsScraper):
         """The sample data the transformers submit; the one place `scrape.series` and the unlicensed family are
         counted."""
         self.unlicensed = self.unlicensed or metric.name == UNLICENSED_FAMILY
+        times = 2 if metric.name in self.submitted_twice else 1
         if isinstance(metric, TaggedFamily):
-            self.series += metric.series
+            self.series += times * metric.series
             return iter(metric.sample_data)
-        return self._counted(super().generate_sample_data(metric))
+        return self._counted(super().generate_sample_data(metric), times)
 
-    def _counted(self, sample_data):
+    def _counted(self, sample_data, times):
         for data in sample_data:
             # The +Inf bucket is not submitted: the histogram's `.count` carries it.
             if not data[0].labels.get('upper_bound', '').endswith('inf'):
-                self.series += 1
+                self.series += times
             yield data
+
+    def submit_also_as(self, aliases):
+        """Have the base transformer of each family in `aliases` ({family: Datadog name}) submit its samples under
+        that name too, with the same values and tags (the bundled 2.x check's names)."""
+        transformers = self.metric_transformer
+        for family, alias in aliases.items():
+            if family not in transformers.transformer_data:
+                continue
+            kind, first = transformers.transformer_data[family]
+            _, second = transformers.compile_transformer({'name': alias, 'type': kind})
+
+            def both(metric, sample_data, runtime_data, first=first, second=second):
+                sample_data = list(sample_data)
+                first(metric, sample_data, runtime_data)
+                second(metric, sample_data, runtime_data)
+
+            transformers.transformer_data[family] = kind, both
+            self.submitted_twice.add(family)
 
     def tag_step(self, metric):
         """The base library's tags for the samples of `metric` (the series cache asks once per series)."""
