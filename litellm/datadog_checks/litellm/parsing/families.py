@@ -25,6 +25,9 @@ from . import exposition
 from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, RUN_MEMORY, SKIP, Joiner, Plan, SeriesCache
 
 INF = float('inf')
+# A Sample built as a plain tuple (its optional fields empty): a namedtuple's own constructor costs twice as much.
+SAMPLE_TAIL = (None,) * (len(Sample._fields) - 3)
+_new = tuple.__new__
 VALUE_CACHE_SIZE = 20_000  # distinct value texts remembered (`1.0`, `0.0`, ...); cleared when full
 # Sample names a family of each type holds, as prometheus_client's parsers allow them.
 TEXT_SUFFIXES = {
@@ -52,9 +55,21 @@ class TaggedFamily(Metric):
 
     def __init__(self, name, typ, sample_data, series):
         super().__init__(name, '', typ)
-        self.samples = [data[0] for data in sample_data]
         self.sample_data = sample_data
         self.series = series  # counted in `scrape.series`
+
+    @property
+    def samples(self):
+        # Built when something reads them (the base's first-scrape handler): the transformers read `sample_data`.
+        return [data[0] for data in self.sample_data]
+
+    @samples.setter
+    def samples(self, samples):
+        # Emptied by Metric.__init__ and once submitted; samples replaced one for one keep their tags.
+        tagged = {id(sample): (tags, hostname) for sample, tags, hostname in getattr(self, 'sample_data', ())}
+        if any(id(sample) not in tagged for sample in samples):
+            raise TypeError(f'samples of {self.name} replaced by samples the series cache did not tag')
+        self.sample_data = [(sample, *tagged[id(sample)]) for sample in samples]
 
 
 class PlainFamily(Metric):
@@ -479,13 +494,9 @@ class Reader:
         acc = family.acc
         if family.taints:
             self.withhold(family.taints, acc, self._kept)
-        if plan.typ == 'histogram':
-            problem = histogram_problem(
-                lambda: ((id(ident.tags), ident.bound.le, value) for ident, value in acc.items())
-            )
-            if problem:
-                self._withhold_family(plan.metric_name, problem)
-                return
+        histogram = plan.typ == 'histogram'
+        suspect = False  # a series whose buckets do not rise in order, or end without `+Inf`, as read
+        last_tags = last_le = last_value = None
         tick = self.tick
         sample_data = []
         series = 0
@@ -497,9 +508,24 @@ class Reader:
                 continue
             ident.sent = tick
             bound = ident.bound
+            if histogram and bound.le is not None:
+                # The buckets of a series are read one after the other: checked in passing, sorted only if not.
+                if ident.tags is last_tags:
+                    suspect = suspect or bound.le <= last_le or value < last_value
+                else:
+                    suspect = suspect or (last_tags is not None and last_le != INF)
+                    last_tags = ident.tags
+                last_le, last_value = bound.le, value
             tags = ident.tags if bound.tag is None else ident.tags + (bound.tag,)
-            sample_data.append((Sample(ident.name, bound.labels, value), tags, ident.hostname))
+            sample_data.append((_new(Sample, (ident.name, bound.labels, value) + SAMPLE_TAIL), tags, ident.hostname))
             series += bound.counts
+        if histogram and (suspect or (last_tags is not None and last_le != INF)):
+            problem = histogram_problem(
+                lambda: ((id(ident.tags), ident.bound.le, value) for ident, value in acc.items())
+            )
+            if problem:
+                self._withhold_family(plan.metric_name, problem)
+                return
         self.ready.append(TaggedFamily(plan.metric_name, plan.typ, sample_data, series))
 
     def _withhold_family(self, name, problem):
