@@ -36,8 +36,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'litellm'))
 
 from tests.common import NEWEST, REAL_FIXTURES  # noqa: E402
-from tools.grow import grow  # noqa: E402
 from tests.http_server import LocalServer, Response  # noqa: E402
+from tools.grow import grow  # noqa: E402
 
 CONFIGS = {
     'a': 'our check, defaults',
@@ -328,10 +328,21 @@ def table(args, seed):
         server, url, body = serve(payload)
         scrapes = args.scrapes if args.scrapes else (3 if n >= 300 else 5)
         rows = {}
+        rounds = args.rounds if args.rounds else (1 if n >= 300 else 3)
         try:
+            # The configurations take turns, a fresh process each, `rounds` times: a host whose speed drifts
+            # (frequency, neighbours) shifts both sides alike. Each figure is the median over every round's scrapes.
+            results = {config: [] for config in args.configs}
+            for _ in range(rounds):
+                for config in args.configs:
+                    results[config].append(run_child(args, config, url, scrapes))
             for config in args.configs:
-                rows[config] = result = run_child(args, config, url, scrapes)
-                runs = result['scrapes']
+                rounds_run = results[config]
+                result = dict(rounds_run[-1])
+                runs = [run for one in rounds_run for run in one['scrapes']]
+                result['peak_rss_mb'] = statistics.median(one['peak_rss_mb'] for one in rounds_run)
+                result['growth_mb'] = statistics.median(one['growth_mb'] for one in rounds_run)
+                rows[config] = result
                 cpu = statistics.median(r['cpu'] for r in runs)
                 wall = statistics.median(r['wall'] for r in runs)
                 if config == 'c':
@@ -342,8 +353,8 @@ def table(args, seed):
                 result['cpu'] = cpu
                 print(
                     f'{n:>4} {len(body) / 1e6:>6.1f} {payload.count(chr(10)):>7} {config + " " + CONFIGS[config]:<34}'
-                    f' {len(runs):>2} {cpu:>6.2f} {wall:>6.2f} {result["peak_rss_mb"]:>7.0f} {result["growth_mb"]:>7.1f}'
-                    f' {counted:>8} {calls:>7}'
+                    f' {len(runs):>2} {cpu:>6.2f} {wall:>6.2f} {result["peak_rss_mb"]:>7.0f}'
+                    f' {result["growth_mb"]:>7.1f} {counted:>8} {calls:>7}'
                     f' {sink:>6}'
                 )
         finally:
@@ -392,6 +403,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--n', type=lambda s: [int(x) for x in s.split(',')], help='callers, e.g. 10,50,300')
     parser.add_argument('--scrapes', type=int, help='measured scrapes after the warm-up (default 5; 3 at N>=300)')
+    parser.add_argument('--rounds', type=int, help='fresh processes per configuration, taking turns (3; 1 at N>=300)')
     parser.add_argument('--configs', type=lambda s: s.split(','), default=['a', 'b', 'c'], help='a,a0,b,c')
     parser.add_argument('--quick', action='store_true', help='N = 10,50, 3 scrapes, 20-scrape memory run')
     parser.add_argument('--memory-n', type=int, default=10)
@@ -414,6 +426,7 @@ def main():
     if args.quick:
         args.n = args.n or [10, 50]
         args.scrapes = args.scrapes or 3
+        args.rounds = args.rounds or 1
         args.memory_scrapes = min(args.memory_scrapes, 20)
     args.n = args.n or [10, 50, 300]
     seed = seed_text()

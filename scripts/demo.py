@@ -18,11 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'litellm'))
 
-from tools import live_env  # noqa: E402
-from tests.common import LITELLM_VERSION  # noqa: E402
-
 from datadog_checks.base.stubs import aggregator  # noqa: E402
 from datadog_checks.litellm import LitellmCheck  # noqa: E402
+from tests.common import LITELLM_VERSION  # noqa: E402
+from tools import live_env  # noqa: E402
 
 STATUS = {0: 'OK', 1: 'WARNING', 2: 'CRITICAL', 3: 'UNKNOWN'}
 TYPES = {aggregator.GAUGE: 'gauge', aggregator.MONOTONIC_COUNT: 'count', aggregator.COUNT: 'count'}

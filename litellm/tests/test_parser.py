@@ -62,7 +62,7 @@ def use_parser():
 
 
 def submissions(aggregator):
-    # The skipped-line count exists only on the fast path: the standard path fails the scrape instead.
+    # The skipped-line count exists only with the strict parser: the base parser fails the scrape instead.
     return all_submissions(aggregator, skip=('litellm.scrape.skipped_lines',))
 
 
@@ -127,7 +127,7 @@ OPTIONS = {
     },
     'explicit types': {'extra_metrics': [{'litellm_deployment_state': {'name': 'state', 'type': 'rate'}}]},
     'no histogram buckets': {'collect_histogram_buckets': False},
-    # Options the fast path leaves to the base library's pipeline (strict parser, base transformers).
+    # Options the series cache leaves to the base library's tagging (strict parser, base tags every sample).
     'telemetry': {'telemetry': True},
     'non-cumulative buckets': {'non_cumulative_histogram_buckets': True},
     'distributions': {'histogram_buckets_as_distributions': True},

@@ -18,7 +18,7 @@ def test_each_family_is_freed_before_the_next_is_parsed(dd_run_check, aggregator
             yield metric
 
     monkeypatch.setattr(OpenMetricsScraper, 'consume_metrics', recording)
-    # The base library's path (`fast_parser: false`); the fast path holds no parsed family at all.
+    # The base library's parser (`fast_parser: false`); the strict reader holds no parsed family at all.
     dd_run_check(LitellmCheck('litellm', {}, [serve_fixture('real', NEWEST, 'metrics.txt', fast_parser=False)]))
     assert len(parsed) > 100
     assert not parsed[-1].samples
