@@ -63,7 +63,7 @@ demo: venv
 	@.cache/venv/bin/python scripts/demo.py
 
 # Scrape benchmark: CPU, wall, peak RSS and contexts per scrape of a payload grown for N = 10, 50, 300 callers,
-# then a 100-scrape memory run and a profile (2 to 4 minutes on 2 cores). Options: make bench BENCH_ARGS=--quick
+# then a 100-scrape memory run and a profile (about 10 minutes on 2 cores). Options: make bench BENCH_ARGS=--quick
 .PHONY: bench
 bench: venv
 	@.cache/venv/bin/python scripts/bench.py $(BENCH_ARGS)

@@ -129,7 +129,7 @@ def instance_request_size():
 
 
 def instance_series_cache_size():
-    return 250000
+    return 300000
 
 
 def instance_skip_proxy():
