@@ -145,8 +145,8 @@ class LitellmScraper(OpenMetricsScraper):
         )
 
     def body_cut(self):
-        """Why the body ended before its end, or None."""
-        return self.body_lines.cut if self.body_lines is not None else None
+        """(why the body ended before its end, what cut it), or (None, None)."""
+        return (self.body_lines.cut, self.body_lines.cut_kind) if self.body_lines is not None else (None, None)
 
     def refuse_unreadable_body(self, reader):
         """A body of which no line could be read is not metrics (an error text served with a 200): that is a
@@ -293,12 +293,11 @@ class LitellmScraper(OpenMetricsScraper):
     def report_scraped_body(self):
         # Partial, not failed: the lines that were read were right and are kept, so WARNING and no run error.
         problems = []
-        cut = self.reader.cut if self.reader is not None else self.body_cut()
-        if cut:
-            dropped = self.reader.dropped if self.reader is not None else self.body_lines.dropped
-            kind = self.reader.cut_kind if self.reader is not None else self.body_lines.cut_kind
-            lines = self.body_lines.lines - dropped
-            message = http_errors.cut_short_message(self.body_lines.bytes, cut, lines, dropped, kind=kind)
+        # Who dropped the family a cut body stopped in: the reader, or the body for the base's parser.
+        cut = self.reader if self.reader is not None else self.body_lines
+        if cut is not None and cut.cut:
+            lines = self.body_lines.lines - cut.dropped
+            message = http_errors.cut_short_message(self.body_lines.bytes, cut.cut, lines, cut.dropped, cut.cut_kind)
             problems.append(self.redactor.scrub(message))
             self.count('scrape.truncated', 1, tags=self.tags)
         if self.reader is not None and self.reader.broken:

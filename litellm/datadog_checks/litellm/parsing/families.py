@@ -192,22 +192,19 @@ class Reader:
         self.series.begin()
 
     def _end(self):
-        cut = self.scraper.body_cut()
+        cut, self.cut_kind = self.scraper.body_cut()
         if self.over_budget:
             cut = f'the series it holds would take more than {RUN_MEMORY // 2**20} MiB of memory in one run'
             self.cut_kind = 'series'
-        elif cut is not None:
-            self.cut_kind = self.scraper.body_lines.cut_kind
-        if cut is None and self.openmetrics and not self.eof and self.read_ok:
+        elif cut is None and self.openmetrics and not self.eof and self.read_ok:
             cut = 'the OpenMetrics body ended without its `# EOF` line'
             self.cut_kind = 'connection'
-        if cut is not None and (self.family is not None or self.unit is not None):
-            # The family the body stopped in may miss series: not handed over.
+        if cut is not None:
             self.cut = cut
-            self.dropped = max(self.scraper.line_number() - self.family_start + 1, 1)
-            self.family = self.unit = None
-        elif cut is not None:
-            self.cut = cut
+            if self.family is not None or self.unit is not None:
+                # The family the body stopped in may miss series: not handed over.
+                self.dropped = max(self.scraper.line_number() - self.family_start + 1, 1)
+                self.family = self.unit = None
         self._close_family()
         self.series.sweep(self.tick)
         self.scraper.refuse_unreadable_body(self)
@@ -421,9 +418,7 @@ class Reader:
             except exposition.Malformed as e:
                 self._skip(line, str(e))
                 return
-            entry = ident if ident is not None and not isinstance(ident, Joiner) else ident or Joiner(None)
-            if entry.seen == self.tick:
-                entry = Joiner(entry.ident)  # an identity read in this run, joined by a series of another text
+            entry = ident if ident is not None else Joiner(None)  # None: a series the base does not submit
             if not self.series.remember(plan, hash(key) if key is not None else None, entry):
                 self.over_budget = True
                 return
