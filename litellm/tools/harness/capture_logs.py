@@ -12,14 +12,18 @@ line (successes, an upstream 500 with a fallback, a 429, a bad key, an unknown m
 a redis outage), stops the proxy (shutdown lines) and writes, into OUT/<version>-<mode>-<verbosity>/:
 
   stdout.log, stderr.log  the proxy's two streams as written, apart from the scrubbing below
-  events.json             the request events the ``datadog`` callback posted to the sink (up to MAX_EVENTS)
+  events.jsonl            request events the ``datadog`` callback posted to the sink, one logs API item a line
+                          (the first MAX_EVENTS of each status)
   provenance.json         versions, command, environment names, traffic statuses, what was scrubbed and trimmed
 
 Scrubbing (literal replacements, counted in provenance.json): the random master key -> ``sk-REDACTED-master``,
 the fake upstream key -> ``sk-REDACTED-upstream``, the random bad keys -> ``sk-REDACTED-bad``, local paths ->
 ``<venv>``, ``<python>``, ``<workdir>``, ``<repo>``, ``<home>``, the host name -> ``<hostname>``. The counts say
-which release prints which key in clear. Trimming: a debug capture keeps at most MAX_LINE_CHARS characters of a
-line (the cut is marked ``...<trimmed N chars>``); nothing else is removed.
+which release prints which key in clear. Trimming, to keep fixtures small: of the records (grouped by the spec's
+multi_line rule) logged from one source location with one kind of message (logger, level, file:line, the
+message's first words with numbers and ids blanked, a JSON line's keys) the first MAX_RECORDS_PER_LOCATION are kept, every other record (uvicorn's lines, access lines, prints) is kept; a debug capture keeps at most
+MAX_LINE_CHARS characters of a line (the cut is marked ``...<trimmed N chars>``; a JSON line's long string values
+are cut instead, so that it stays JSON). provenance.json counts both.
 
 The datadog callback is pointed at the sink by LITELLM_DD_AGENT_HOST/PORT (agent mode, plain HTTP), DD_BASE_URL
 and DATADOG_BASE_URL (the test overrides of other releases): every one of them names 127.0.0.1. DD_SITE is left
@@ -53,8 +57,12 @@ else:
 
 MODES = ("plain", "json")
 VERBOSITIES = ("default", "debug")
-MAX_EVENTS = 40
+# events kept per outer status (info: success, error: failure)
+MAX_EVENTS = 2
 MAX_LINE_CHARS = 4000
+# records kept per source location and kind of message (logger, level, file:line, message shape), the first ones
+MAX_RECORDS_PER_LOCATION = 4
+_PLAIN_LOCATION = re.compile(r"(?:\x1b\[[0-9;]*m)?\d\d:\d\d:\d\d - ([^:\n]+):(\w+)(?:\x1b\[[0-9;]*m)?: (\S+) - ")
 # seconds the datadog callback may take to flush its batch (it flushes every few seconds) before shutdown
 FLUSH_WAIT = 12.0
 
@@ -142,9 +150,66 @@ def drive_log_traffic(stack: harness.Stack) -> dict:
     return {"requests": len(records), "by_category_status": by}
 
 
+def _shape(message: str) -> str:
+    """A message's first words with numbers and ids blanked: what tells one kind of message from another."""
+    return re.sub(r"[0-9a-f]{6,}|\d+", "#", message[:60])
+
+
+def _location(record: str):
+    """(logger, level, file:line, message shape[, JSON keys]) of a LiteLLM record, plain or JSON; None for other
+    records (kept)."""
+    m = _PLAIN_LOCATION.match(record)
+    if m:
+        return m.groups() + (_shape(record[m.end() :]),)
+    if record.startswith("{"):
+        try:
+            data = json.loads(record)
+        except ValueError:
+            return None
+        if isinstance(data, dict) and data.get("component") != "uvicorn.access":
+            where = (data.get("component"), data.get("level"), data.get("logger"), tuple(sorted(data)))
+            return where + (_shape(str(data.get("message"))),)
+    return None
+
+
+def trim_records(text: str) -> tuple:
+    """Keep the first MAX_RECORDS_PER_LOCATION records of each source location (records grouped by the spec's
+    multi_line rule); returns (text, records removed)."""
+    from tools.logs.agent import AgentRules, processing_rules
+
+    lines = text.split("\n")
+    rules = AgentRules([r for r in processing_rules() if r["type"] == "multi_line"])
+    starts = [n - 1 for n, _ in rules.records(lines, keep_blank=True)]
+    seen, kept, removed = {}, [], 0
+    for i, start in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else len(lines)
+        record = lines[start:end]
+        where = _location("\n".join(record))
+        if where is not None:
+            seen[where] = seen.get(where, 0) + 1
+            if seen[where] > MAX_RECORDS_PER_LOCATION:
+                removed += 1
+                continue
+        kept.extend(record)
+    return "\n".join(kept), removed
+
+
 def _trim(text: str) -> tuple:
     out, trimmed = [], 0
     for line in text.split("\n"):
+        if len(line) > MAX_LINE_CHARS and line.startswith("{"):
+            # a JSON line stays JSON: its long string values are cut instead, keys and order kept
+            try:
+                data = json.loads(line)
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                for key, value in data.items():
+                    if isinstance(value, str) and len(value) > MAX_LINE_CHARS // 4:
+                        data[key] = value[: MAX_LINE_CHARS // 4] + f"...<trimmed {len(value) - MAX_LINE_CHARS // 4} chars>"
+                out.append(json.dumps(data))
+                trimmed += 1
+                continue
         if len(line) > MAX_LINE_CHARS:
             cut = len(line) - MAX_LINE_CHARS
             line = line[:MAX_LINE_CHARS] + f"...<trimmed {cut} chars>"
@@ -176,15 +241,25 @@ def capture_one(version: str, mode: str, verbosity: str, out_root: Path) -> dict
         stack.config = config
         (workdir / "config.yaml").write_text(harness.to_yaml(config) + "\n")
         harness.log(f"litellm {version} {mode} {verbosity}: starting")
-        stack.proxy = harness.start_proxy(
-            venv,
-            workdir / "config.yaml",
-            stack.master_key,
-            workdir,
-            env_extra=env,
-            split_streams=True,
-            extra_args=extra_args,
-        )
+        for attempt in (1, 2):
+            try:
+                stack.proxy = harness.start_proxy(
+                    venv,
+                    workdir / "config.yaml",
+                    stack.master_key,
+                    workdir,
+                    env_extra=env,
+                    split_streams=True,
+                    extra_args=extra_args,
+                )
+                break
+            except RuntimeError:
+                # another process can take the free port before uvicorn binds it: once more, on a new port
+                if attempt == 2:
+                    raise
+                harness.log("litellm did not start; trying once more on another port")
+                for stream in ("stdout", "stderr"):
+                    (workdir / f"proxy.{stream}.log").unlink(missing_ok=True)
         traffic = drive_log_traffic(stack)
         time.sleep(FLUSH_WAIT)
     finally:
@@ -198,7 +273,7 @@ def capture_one(version: str, mode: str, verbosity: str, out_root: Path) -> dict
     )
     out = out_root / f"{version}-{mode}-{verbosity}"
     out.mkdir(parents=True, exist_ok=True)
-    scrubbed, trimmed, lines = {}, {}, {}
+    scrubbed, trimmed, removed, lines = {}, {}, {}, {}
     for stream in ("stdout", "stderr"):
         raw = (workdir / f"proxy.{stream}.log").read_bytes()
         body, counts = capture.scrub(raw, replacements)
@@ -206,16 +281,18 @@ def capture_one(version: str, mode: str, verbosity: str, out_root: Path) -> dict
         text, bad = _scrub_bad_keys(text)
         if bad:
             counts["sk-REDACTED-bad"] = bad
+        text, removed[stream] = trim_records(text)
         if verbosity == "debug":
             text, trimmed[stream] = _trim(text)
         scrubbed[stream] = counts
         lines[stream] = text.count("\n")
         (out / f"{stream}.log").write_text(text)
     events = sink.events()
-    events_text = json.dumps(events[:MAX_EVENTS], indent=1, sort_keys=True)
+    kept = select_events(events)
+    events_text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in kept)
     events_text = capture.scrub(events_text.encode(), replacements)[0].decode()
     events_text, _ = _scrub_bad_keys(events_text)
-    (out / "events.json").write_text(events_text + "\n")
+    (out / "events.jsonl").write_text(events_text)
     provenance = {
         "litellm_version": version,
         "mode": mode,
@@ -230,12 +307,17 @@ def capture_one(version: str, mode: str, verbosity: str, out_root: Path) -> dict
         "traffic": traffic,
         "lines": lines,
         "events_posted": len(events),
-        "events_kept": min(len(events), MAX_EVENTS),
+        "events_kept": len(kept),
+        "events_rule": f"the first {MAX_EVENTS} events of each status the callback gave (info, error)",
         "sink_paths": sorted({p["path"] for p in sink.posts}),
         "scrub": scrubbed,
         "keys_in_clear_before_scrub": {
             stream: sorted(k for k in scrubbed[stream] if k.startswith("sk-REDACTED")) for stream in scrubbed
         },
+        "records_removed": removed,
+        "records_rule": f"of the records (spec multi_line rule) of one source location and kind of message (logger, "
+        f"level, file:line, message shape, JSON keys) the first {MAX_RECORDS_PER_LOCATION} are kept; other records "
+        "(uvicorn, access lines, prints) all",
         "trimmed_lines": trimmed,
         "trim_rule": f"debug captures: a line longer than {MAX_LINE_CHARS} characters is cut there",
     }
@@ -246,6 +328,17 @@ def capture_one(version: str, mode: str, verbosity: str, out_root: Path) -> dict
             assert needle.encode() not in content, (path, _)
     harness.log(f"wrote {out}: {lines} lines, {len(events)} events, scrubbed {scrubbed}")
     return provenance
+
+
+def select_events(events: list) -> list:
+    """The first MAX_EVENTS events of each status (the callback's info for a success, error for a failure)."""
+    kept, count = [], {}
+    for event in events:
+        status = event.get("status") if isinstance(event, dict) else None
+        count[status] = count.get(status, 0) + 1
+        if count[status] <= MAX_EVENTS:
+            kept.append(event)
+    return kept
 
 
 def _scrub_bad_keys(text: str) -> tuple:

@@ -41,8 +41,9 @@ class AgentRules:
             if r["type"] == "mask_sequences"
         ]
 
-    def records(self, lines: list) -> list:
-        """[(first line number, text)] for the lines of a file (numbers from 1), masked."""
+    def records(self, lines: list, keep_blank: bool = False) -> list:
+        """[(first line number, text)] for the lines of a file (numbers from 1), masked; keep_blank: also the
+        blank records the Agent drops, unmasked (to cut a file at record boundaries)."""
         out = []
         for number, line in enumerate(lines, 1):
             if not out or self.start is None or self.start.match(line):
@@ -52,9 +53,10 @@ class AgentRules:
         records = []
         for number, group in out:
             text = "\n".join(group)
-            if not text.strip():
-                continue  # the Agent sends no empty log
-            records.append((number, self.mask(text)))
+            if keep_blank:
+                records.append((number, text))
+            elif text.strip():  # the Agent sends no empty log
+                records.append((number, self.mask(text)))
         return records
 
     def mask(self, text: str) -> str:

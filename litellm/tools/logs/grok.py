@@ -84,9 +84,25 @@ def _call(text: str) -> tuple:
         raise GrokError(f"bad grok call {text!r}")
     args = []
     if m.group(2):
-        # arguments are JSON-like double-quoted strings separated by commas
-        args = [json.loads(a) for a in re.findall(r'"(?:\\.|[^"\\])*"', m.group(2))]
+        args = [_unescape(a[1:-1]) for a in re.findall(r'"(?:\\.|[^"\\])*"', m.group(2))]
     return m.group(1), args
+
+
+def _unescape(text: str) -> str:
+    """A quoted argument's escapes as the dialect reads them: a backslash before a backslash, a quote or an
+    apostrophe stands for that character, two backslashes before n, r or t for a newline, return or tab;
+    any other escape is an error (so a regex's ``\\d`` is written ``\\\\d``)."""
+    out, i = "", 0
+    while i < len(text):
+        if text[i] != "\\":
+            out, i = out + text[i], i + 1
+        elif text[i : i + 3] in ("\\\\n", "\\\\r", "\\\\t"):
+            out, i = out + {"n": "\n", "r": "\r", "t": "\t"}[text[i + 2]], i + 3
+        elif i + 1 < len(text) and text[i + 1] in "\\\"'":
+            out, i = out + text[i + 1], i + 2
+        else:
+            raise GrokError(f"invalid escape in {text!r}")
+    return out
 
 
 def _date_regex(fmt: str) -> tuple:

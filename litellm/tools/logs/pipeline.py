@@ -10,7 +10,8 @@ A log is modelled as Datadog shows it: the reserved fields (``message``, ``statu
    syslog.hostname; service: service, syslog.appname, dd.service). Other records are plain text: message.
    Items posted to the logs API (``intake=True``) take ddsource, ddtags, hostname, service, status and
    message as those fields and keep their message a string.
-2. the pipeline's processors, top to bottom: grok-parser, attribute-remapper, category-processor,
+2. the pipeline's processors, top to bottom: grok-parser, attribute-remapper, category-processor, a nested
+   pipeline (its filter query, then its processors),
    status-remapper (the first one that applies to a log sets its status), date-remapper (the last one that
    applies wins), message-remapper. Any other processor type raises: nothing is skipped silently.
 3. a log without a status is ``info``; a log without a date has the intake time (``intake_time``).
@@ -126,14 +127,19 @@ class Pipeline:
 
     def __init__(self, definition: dict, today: datetime.date | None = None):
         self.definition = definition
-        self.processors = []
-        for proc in definition["pipeline"]["processors"]:
+        self.processors = self._build(definition["pipeline"]["processors"], today)
+
+    def _build(self, processors: list, today) -> list:
+        built = []
+        for proc in processors:
             if not proc.get("enabled", True):
                 continue
             kind = proc["type"]
             if kind == "grok-parser":
                 grok = Grok(proc["grok"]["matchRules"], proc["grok"].get("supportRules", ""), today=today)
-                self.processors.append((kind, proc, grok))
+                built.append((kind, proc, grok))
+            elif kind == "pipeline":
+                built.append((kind, proc, self._build(proc["processors"], today)))
             elif kind in (
                 "attribute-remapper",
                 "category-processor",
@@ -141,14 +147,14 @@ class Pipeline:
                 "date-remapper",
                 "message-remapper",
             ):
-                self.processors.append((kind, proc, None))
+                built.append((kind, proc, None))
             else:
                 raise GrokError(f"processor type {kind!r} is not implemented by this runner")
+        return built
 
     def run(self, text: str, intake: bool = False, intake_time: int | None = None) -> dict:
         log = Log(text, intake=intake)
-        for kind, proc, grok in self.processors:
-            getattr(self, "_" + kind.replace("-", "_"))(log, proc, grok)
+        self._run(log, self.processors)
         out = {
             "status": log.fields.get("status", "info"),
             "date": _iso(log.fields.get("date") if log.fields.get("date") is not None else intake_time),
@@ -161,7 +167,16 @@ class Pipeline:
             out.setdefault(key, value)
         return out
 
+    def _run(self, log: Log, processors: list) -> None:
+        for kind, proc, extra in processors:
+            getattr(self, "_" + kind.replace("-", "_"))(log, proc, extra)
+
     # processors -------------------------------------------------------------------------------------------
+
+    def _pipeline(self, log: Log, proc: dict, processors: list) -> None:
+        """A nested pipeline: its processors run on the logs its filter query matches."""
+        if _query(log, proc["filter"]["query"]):
+            self._run(log, processors)
 
     def _grok_parser(self, log: Log, proc: dict, grok: Grok) -> None:
         value = log.get(proc.get("source", "message"))
