@@ -13,7 +13,7 @@ a redis outage), stops the proxy (shutdown lines) and writes, into OUT/<version>
 
   stdout.log, stderr.log  the proxy's two streams as written, apart from the scrubbing below
   events.jsonl            request events the ``datadog`` callback posted to the sink, one logs API item a line
-                          (the first MAX_EVENTS of each status)
+                          (the first MAX_EVENTS of each status; none in a debug capture)
   provenance.json         versions, command, environment names, traffic statuses, what was scrubbed and trimmed
 
 Scrubbing (literal replacements, counted in provenance.json): the random master key -> ``sk-REDACTED-master``,
@@ -21,7 +21,8 @@ the fake upstream key -> ``sk-REDACTED-upstream``, the random bad keys -> ``sk-R
 ``<venv>``, ``<python>``, ``<workdir>``, ``<repo>``, ``<home>``, the host name -> ``<hostname>``. The counts say
 which release prints which key in clear. Trimming, to keep fixtures small: of the records (grouped by the spec's
 multi_line rule) logged from one source location with one kind of message (logger, level, file:line, the
-message's first words with numbers and ids blanked, a JSON line's keys) the first MAX_RECORDS_PER_LOCATION are kept, every other record (uvicorn's lines, access lines, prints) is kept; a debug capture keeps at most
+message's first words with numbers and ids blanked, a JSON line's keys) the first MAX_RECORDS_PER_LOCATION are
+kept, every other record (uvicorn's lines, access lines, prints) is kept; a debug capture keeps at most
 MAX_LINE_CHARS characters of a line (the cut is marked ``...<trimmed N chars>``; a JSON line's long string values
 are cut instead, so that it stays JSON). provenance.json counts both.
 
@@ -59,9 +60,9 @@ MODES = ("plain", "json")
 VERBOSITIES = ("default", "debug")
 # events kept per outer status (info: success, error: failure)
 MAX_EVENTS = 2
-MAX_LINE_CHARS = 4000
+MAX_LINE_CHARS = 1500
 # records kept per source location and kind of message (logger, level, file:line, message shape), the first ones
-MAX_RECORDS_PER_LOCATION = 4
+MAX_RECORDS_PER_LOCATION = 2
 _PLAIN_LOCATION = re.compile(r"(?:\x1b\[[0-9;]*m)?\d\d:\d\d:\d\d - ([^:\n]+):(\w+)(?:\x1b\[[0-9;]*m)?: (\S+) - ")
 # seconds the datadog callback may take to flush its batch (it flushes every few seconds) before shutdown
 FLUSH_WAIT = 12.0
@@ -123,7 +124,7 @@ def sink_env(port: int) -> dict:
 
 
 def drive_log_traffic(stack: harness.Stack) -> dict:
-    """The default traffic once, a malformed body, a redis outage; statuses per category."""
+    """The default traffic once, malformed bodies, a redis outage (harness._redis_outage); statuses per category."""
     traffic = harness.drive_traffic(stack, rounds=1)
     records = traffic["records"]
     rec = harness._Recorder(stack, [harness.LOOPBACK], list(harness.USER_AGENTS[:1]), 60.0)
@@ -133,15 +134,7 @@ def drive_log_traffic(stack: harness.Stack) -> dict:
     res = harness.request(stack, "POST", "/v1/chat/completions", {"model": "gpt-ok", "messages": "not a list"})
     records.append({"category": "malformed_messages", "status": res.status})
     if stack.redis is not None:
-        redis = stack.redis
-        harness.log("redis outage")
-        redis.stop()
-        try:
-            for i in range(3):
-                rec.send("redis_outage", "/v1/chat/completions", harness._chat_body("gpt-ok", f"redis down {i}"))
-        finally:
-            redis.start()
-        rec.send("redis_recovered", "/v1/chat/completions", harness._chat_body("gpt-ok", "redis back"))
+        harness._redis_outage(rec, stack.redis, "logs")
     records += rec.records
     by = {}
     for r in records:
@@ -204,9 +197,10 @@ def _trim(text: str) -> tuple:
             except ValueError:
                 data = None
             if isinstance(data, dict):
+                keep = MAX_LINE_CHARS // 4
                 for key, value in data.items():
-                    if isinstance(value, str) and len(value) > MAX_LINE_CHARS // 4:
-                        data[key] = value[: MAX_LINE_CHARS // 4] + f"...<trimmed {len(value) - MAX_LINE_CHARS // 4} chars>"
+                    if isinstance(value, str) and len(value) > keep:
+                        data[key] = value[:keep] + f"...<trimmed {len(value) - keep} chars>"
                 out.append(json.dumps(data))
                 trimmed += 1
                 continue
@@ -223,7 +217,8 @@ def capture_one(version: str, mode: str, verbosity: str, out_root: Path) -> dict
     workdir = Path(tempfile.mkdtemp(prefix="litellm-logs-"))
     sink = EventSink()
     stack = harness.Stack(version=version, workdir=workdir, venv=venv, master_key=harness.generate_master_key())
-    env = sink_env(sink.port)
+    # the features profile's short redis circuit-breaker recovery, so that the outage's end is logged too
+    env = {**harness.FEATURE_ENV, **sink_env(sink.port)}
     if mode == "json":
         env["JSON_LOGS"] = "True"
     extra_args = []
@@ -288,7 +283,8 @@ def capture_one(version: str, mode: str, verbosity: str, out_root: Path) -> dict
         lines[stream] = text.count("\n")
         (out / f"{stream}.log").write_text(text)
     events = sink.events()
-    kept = select_events(events)
+    # the callback's events do not depend on the log verbosity: a debug capture keeps none of them
+    kept = select_events(events) if verbosity == "default" else []
     events_text = "".join(json.dumps(e, sort_keys=True) + "\n" for e in kept)
     events_text = capture.scrub(events_text.encode(), replacements)[0].decode()
     events_text, _ = _scrub_bad_keys(events_text)
@@ -308,7 +304,8 @@ def capture_one(version: str, mode: str, verbosity: str, out_root: Path) -> dict
         "lines": lines,
         "events_posted": len(events),
         "events_kept": len(kept),
-        "events_rule": f"the first {MAX_EVENTS} events of each status the callback gave (info, error)",
+        "events_rule": f"default verbosity: the first {MAX_EVENTS} events of each status the callback gave (info, "
+        "error); debug: none",
         "sink_paths": sorted({p["path"] for p in sink.posts}),
         "scrub": scrubbed,
         "keys_in_clear_before_scrub": {

@@ -28,7 +28,16 @@ from .grok import Grok, GrokError, get_path, pop_path, set_path
 RESERVED_FROM_JSON = {
     "message": ("message", "msg", "log"),
     "status": ("status", "severity", "level", "syslog.severity"),
-    "date": ("@timestamp", "timestamp", "_timestamp", "Timestamp", "eventTime", "date", "published", "syslog.timestamp"),
+    "date": (
+        "@timestamp",
+        "timestamp",
+        "_timestamp",
+        "Timestamp",
+        "eventTime",
+        "date",
+        "published",
+        "syslog.timestamp",
+    ),
     "host": ("host", "hostname", "syslog.hostname"),
     "service": ("service", "syslog.appname", "dd.service"),
 }
@@ -190,7 +199,8 @@ class Pipeline:
         _merge(log.attributes, parsed)
 
     def _attribute_remapper(self, log: Log, proc: dict, _grok) -> None:
-        if _option(proc, "sourceType", "attribute") != "attribute" or _option(proc, "targetType", "attribute") != "attribute":
+        kinds = (_option(proc, "sourceType", "attribute"), _option(proc, "targetType", "attribute"))
+        if kinds != ("attribute", "attribute"):
             raise GrokError("attribute-remapper: only attribute to attribute is implemented by this runner")
         target = proc["target"]
         for source in proc["sources"]:
