@@ -302,8 +302,7 @@ def test_manifest_spec_readme_and_pipeline_agree():
 
 def test_trimmed_fixtures_keep_whole_records():
     text = '\n'.join(
-        ['12:00:00 - LiteLLM:ERROR: a.py:1 - boom', 'Traceback (most recent call last):', '  File "x", line 1']
-        * 6
+        ['12:00:00 - LiteLLM:ERROR: a.py:1 - boom', 'Traceback (most recent call last):', '  File "x", line 1'] * 6
         + ['INFO:     done']
     )
     trimmed, removed = trim_records(text)
