@@ -35,6 +35,7 @@ UVICORN = re.compile(r'(DEBUG|INFO|WARNING|ERROR|CRITICAL):\s+')
 ACCESS = re.compile(r'(?:[A-Z]+:\s+)?([\d.]+):(\d+) - "([A-Z]+) (\S+) HTTP/([\d.]+)" (\d{3})')
 # a traceback starts a line (one quoted inside a message, with escaped newlines, is not one)
 TRACEBACK = re.compile(r'^Traceback \(most recent call last\):', re.M)
+EXCEPTION_LINE = re.compile(r'^([A-Za-z_][\w.]*(?:Error|Exception)): (.*)$', re.M)
 EXPECTED_STATUS = {'DEBUG': 'debug', 'INFO': 'info', 'WARNING': 'warn', 'ERROR': 'error', 'CRITICAL': 'critical'}
 
 
@@ -124,6 +125,9 @@ def test_every_record_gets_the_level_date_logger_and_fields_its_line_states(capt
                 assert rec['litellm']['file'] == file and rec['litellm']['line'] == int(line), where
             if data.get('stacktrace'):
                 assert rec['error']['stack'] == data['stacktrace'], where
+                raised = EXCEPTION_LINE.findall(data['stacktrace'])
+                if raised:
+                    assert (rec['error']['kind'], rec['error']['message'].split('\n')[0]) == raised[-1], where
         elif UVICORN.match(first):
             assert rec['status'] == EXPECTED_STATUS[UVICORN.match(first).group(1)], where
             assert rec['date'] == INTAKE.isoformat(timespec='milliseconds').replace('+00:00', 'Z'), where
@@ -135,6 +139,9 @@ def test_every_record_gets_the_level_date_logger_and_fields_its_line_states(capt
         if TRACEBACK.search(text) and data is None:
             stack = rec['error']['stack']
             assert stack.startswith('Traceback (most recent call last):') and stack in text, where
+            raised = EXCEPTION_LINE.findall(stack)
+            if raised:  # the exception that ends the traceback (the last one of a chain)
+                assert (rec['error']['kind'], rec['error']['message'].split('\n')[0]) == raised[-1], where
 
 
 @pytest.mark.parametrize('capture,stream', STREAMS)
