@@ -15,7 +15,7 @@ from .parsing.options import base_path_options
 from .parsing.series_cache import DEFAULT_CACHE_SIZE
 from .tags import BOUND_TAGS, TagPolicy
 from .transport import fetch, http_errors
-from .transport.body import BodyLines, response_problem
+from .transport.body import FAMILY_START, BodyLines, response_problem
 from .transport.decode import Budget
 from .transport.limits import max_body_bytes
 from .transport.redact import Redactor, safe_tag, scrub_library_loggers, scrub_logger
@@ -36,6 +36,7 @@ class LitellmScraper(OpenMetricsScraper):
     content_type = ''
     body_lines = None
     broken = ()  # histogram series withheld this run: 'family{labels} (why)'
+    ended_in_filtered_family = False
 
     def __init__(self, check, config):
         super().__init__(check, config)
@@ -71,21 +72,29 @@ class LitellmScraper(OpenMetricsScraper):
 
     def filter_connection_lines(self, line_streamer):
         """The base's raw line filters, telling the reader where dropped lines were (a damaged one amid them is
-        theirs, not the family's before)."""
+        theirs, not the family's before) and whether the body ended in dropped lines after a family declaration."""
+        self.ended_in_filtered_family = False
         if self.reader is None:
             yield from super().filter_connection_lines(line_streamer)
             return
         search, ignored = self.raw_line_filter.search, self.submit_telemetry_number_of_ignored_lines
-        dropped = False
+        dropped = declares = False
         for line in line_streamer:
             if search(line):
                 ignored()
                 dropped = True
+                declares = declares or line.startswith(FAMILY_START)
                 continue
             if dropped:
                 yield FILTERED
-                dropped = False
+                dropped = declares = False
             yield line
+        self.ended_in_filtered_family = declares
+
+    def stopped_between_families(self):
+        """Whether a body that stopped early stopped after the family being read had ended: inside the first line
+        of the next one, or in dropped lines that declared another family (a counter's `_created` lines)."""
+        return self.ended_in_filtered_family or (self.body_lines is not None and self.body_lines.cut_at_declaration)
 
     def generate_sample_data(self, metric):
         """The sample data the transformers submit; the one place `scrape.series` and the unlicensed family are

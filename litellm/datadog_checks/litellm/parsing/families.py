@@ -200,7 +200,9 @@ class Reader:
             self.cut_kind = 'connection'
         if cut is not None:
             self.cut = cut
-            if self.family is not None or self.unit is not None:
+            if (self.family is not None or self.unit is not None) and (
+                self.over_budget or not self.scraper.stopped_between_families()
+            ):
                 # The family the body stopped in may miss series: not handed over.
                 self.dropped = max(self.scraper.line_number() - self.family_start + 1, 1)
                 self.family = self.unit = None

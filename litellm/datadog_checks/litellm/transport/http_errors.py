@@ -235,7 +235,9 @@ def not_metrics_message(url, line_number, line, error):
 
 
 def cut_short_message(bytes_read, why, lines, dropped, kind='connection'):
-    if lines:
+    if lines and not dropped:
+        kept = f'it stopped between two families: the {lines} lines of its complete families were submitted'
+    elif lines:
         kept = (
             f'the {lines} lines of its complete families were submitted; the family it stopped in ({dropped} '
             'lines, the partial last one included) was dropped, so no series carries a partial value'
