@@ -31,7 +31,11 @@ CUSTOM = '# HELP litellm_spend_metric_total Spend\n# TYPE litellm_spend_metric_t
 CUSTOM += 'litellm_spend_metric_total{model="a"} 1.5\n'
 AFTER = '# HELP litellm_total_tokens_total Tokens\n# TYPE litellm_total_tokens_total counter\n'
 AFTER += 'litellm_total_tokens_total{model="a"} 9.0\n'
-BLOCKS = {'created': (CREATED, {}), 'runtime': (RUNTIME, {}), 'custom filter': (CUSTOM, {'raw_line_filters': ['^(# [A-Z]+ )?litellm_spend']})}
+BLOCKS = {
+    'created': (CREATED, {}),
+    'runtime': (RUNTIME, {}),
+    'custom filter': (CUSTOM, {'raw_line_filters': ['^(# [A-Z]+ )?litellm_spend']}),
+}
 
 
 def gzip_cut(body, keep):
@@ -60,7 +64,9 @@ def cut_run(dd_run_check, aggregator, body, keep, compressed, fast_parser, optio
         check = LitellmCheck('litellm', {}, [{**instance, 'collect_readiness': False}])
         dd_run_check(check)
     (health,) = aggregator.service_checks(HEALTH)
-    return {tuple(sorted(t for t in m.tags if not t.startswith('endpoint'))): m.value for m in aggregator.metrics(REQUESTS)}, health
+    return {
+        tuple(sorted(t for t in m.tags if not t.startswith('endpoint'))): m.value for m in aggregator.metrics(REQUESTS)
+    }, health
 
 
 @pytest.mark.parametrize('fast_parser', [True, False], ids=['fast', 'base'])
@@ -76,7 +82,9 @@ def test_a_cut_inside_dropped_lines_of_another_family_keeps_the_family_before(
     # cannot tell a finished family from one that goes on: dropped, as any cut family).
     # Each byte of the first line's head (`#`, `# H`, ... `# HELP name`), then every fifth byte and each line's end.
     ends = [start + i + 1 for i, char in enumerate(dropped) if char == '\n'][:-1]
-    cuts = sorted({*range(start + 1, start + 16), *range(start + 16, start + len(dropped), 5), *ends, *(e + 1 for e in ends)})
+    cuts = sorted(
+        {*range(start + 1, start + 16), *range(start + 16, start + len(dropped), 5), *ends, *(e + 1 for e in ends)}
+    )
     for keep in cuts:
         got, health = cut_run(dd_run_check, aggregator, body, keep, compressed, fast_parser, options)
         assert got == {('model:a',): 5.0, ('model:b',): 2.0}, (keep, body[start:keep])

@@ -153,7 +153,9 @@ def scrape(dd_run_check, aggregator, serve, text, **options):
 def family(*series):
     lines = []
     for labels, counts in series:
-        lines += [line(f'{FAMILY}_bucket', labels + [('le', le)], value) for le, value in zip(BOUNDS, counts)]
+        lines += [
+            line(f'{FAMILY}_bucket', labels + [('le', le)], value) for le, value in zip(BOUNDS, counts, strict=False)
+        ]
         lines += [line(f'{FAMILY}_count', labels, counts[-1]), line(f'{FAMILY}_sum', labels, 1.5)]
     return HEADER + '\n'.join(lines) + '\n'
 
@@ -175,7 +177,9 @@ def test_one_broken_series_is_withheld_and_named_the_others_submitted(
     scraper = scrape(dd_run_check, aggregator, serve, text, **PATHS[path])
     assert len(scraper.broken) == 1 and scraper.broken[0].startswith(f'{FAMILY}{{model="b"}} ({problem}')
     for model in ('a', 'c'):
-        bounds = sorted(t for m in aggregator.metrics(BUCKET) if f'model:{model}' in m.tags for t in m.tags if 'bound' in t)
+        bounds = sorted(
+            t for m in aggregator.metrics(BUCKET) if f'model:{model}' in m.tags for t in m.tags if 'bound' in t
+        )
         assert bounds == ['upper_bound:0.1', 'upper_bound:1.0', 'upper_bound:10.0']
         aggregator.assert_metric_has_tag(COUNT, f'model:{model}', count=1)
         aggregator.assert_metric_has_tag(SUM, f'model:{model}', count=1)
@@ -204,7 +208,9 @@ def test_a_broken_series_costs_the_tag_set_it_joins(dd_run_check, aggregator, se
 @pytest.mark.parametrize('path', sorted(PATHS))
 def test_the_same_series_with_its_labels_in_another_order_is_one_series(dd_run_check, aggregator, serve, path):
     labels = [('model', 'a'), ('team', 't'), ('route', '/chat')]
-    lines = [line(f'{FAMILY}_bucket', (labels if i % 2 else labels[::-1]) + [('le', le)], i) for i, le in enumerate(BOUNDS)]
+    lines = [
+        line(f'{FAMILY}_bucket', (labels if i % 2 else labels[::-1]) + [('le', le)], i) for i, le in enumerate(BOUNDS)
+    ]
     lines += [line(f'{FAMILY}_count', labels[1:] + labels[:1], 3), line(f'{FAMILY}_sum', labels[::-1], 1.5)]
     scraper = scrape(dd_run_check, aggregator, serve, HEADER + '\n'.join(lines) + '\n', **PATHS[path])
     assert scraper.broken == []

@@ -347,7 +347,7 @@ def test_login_page_after_a_redirect(no_leak, aggregator, serve):
         }
     )
     outcome = no_leak(instance(f'{server.base_url}/metrics/'))
-    assert_failed(outcome, 'HTML page', f'after a redirect to `{server.base_url}/sso/login`')
+    assert_failed(outcome, 'HTML page', f'after a redirect to `{server.base_url}/sso/login?next=********`')
     assert not aggregator.metric_names
 
 

@@ -336,7 +336,8 @@ class LitellmScraper(OpenMetricsScraper):
             named = '; '.join(self.broken) + (f'; and {more} more' if more else '')
             problems.append(
                 f'{self.broken_count} histogram series not submitted this run, their buckets breaking the format '
-                f'(with any series the tags combine with them): {self.redactor.scrub(named)}. The others were submitted.'
+                f'(with any series the tags combine with them): {self.redactor.scrub(named)}. The others were '
+                'submitted.'
             )
         skipped = self.reader.skipped if self.reader is not None else 0
         if skipped:

@@ -534,11 +534,15 @@ class Reader:
         tag policy joins are checked as read (`members`): a broken one costs the tag set it joins."""
         members = family.members
         if plan.joined and members is not None:
-            problems = histogram_problems(lambda: ((_series(labels), ident.bound.le, v) for labels, v, ident in members))
+            problems = histogram_problems(
+                lambda: ((_series(labels), ident.bound.le, v) for labels, v, ident in members)
+            )
             names = {key: key for key in problems}
             doomed = {_tag_set(ident) for labels, _, ident in members if _series(labels) in problems}
         elif suspect:
-            problems = histogram_problems(lambda: ((_tag_set(ident), ident.bound.le, v) for ident, v in family.acc.items()))
+            problems = histogram_problems(
+                lambda: ((_tag_set(ident), ident.bound.le, v) for ident, v in family.acc.items())
+            )
             static = set(self.scraper.tags)
             names = {key: tuple(tag.partition(':')[::2] for tag in key[0] if tag not in static) for key in problems}
             doomed = set(problems)

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from requests import exceptions as rex
 from urllib3 import exceptions as u3
 
+from .redact import safe_url
+
 AUTH_HINT = (
     'send a LiteLLM key with `headers: {Authorization: "Bearer <key>"}` (or `extra_headers`, or `auth_token`), '
     'or set `litellm_settings.require_auth_for_metrics_endpoint: false` on the proxy'
@@ -313,21 +315,11 @@ def first_line(exc):
 
 
 def excerpt(text, limit=120):
+    """Server-written text (a body, a header value, a skipped line) fit for a message or a log: blanks folded, cut
+    to `limit`, undecodable bytes shown as escapes."""
     text = re.sub(r'\s+', ' ', text or '').strip()
-    return text if len(text) <= limit else text[: limit - 3] + '...'
-
-
-def safe_url(url):
-    """The URL without user info or query: what can be quoted in a message or a log."""
-    try:
-        parts = urlsplit(url or '')
-        host = parts.hostname or ''
-        if ':' in host:
-            host = f'[{host}]'
-        port = f':{parts.port}' if parts.port else ''
-    except ValueError:
-        return '<invalid URL>'
-    return f'{parts.scheme}://{host}{port}{parts.path}' if parts.scheme else parts.path
+    text = text if len(text) <= limit else text[: limit - 3] + '...'
+    return text.encode('utf-8', 'backslashreplace').decode('utf-8')
 
 
 def host_port(url):
