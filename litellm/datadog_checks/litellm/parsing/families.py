@@ -25,6 +25,7 @@ from . import exposition
 from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, RUN_MEMORY, SKIP, Joiner, Plan, SeriesCache
 
 INF = float('inf')
+NO_INF = 'no `+Inf` bucket'
 # A Sample built as a plain tuple (its optional fields empty): a namedtuple's own constructor costs twice as much.
 SAMPLE_TAIL = (None,) * (len(Sample._fields) - 3)
 _new = tuple.__new__
@@ -96,7 +97,8 @@ class Family:
         self.taints = []  # (sample name or None, labels) of lines that could not be read
         self.suspended = False  # a sample of another family came in (an untyped one, or a broken name)
         self.interrupters = []
-        self.members = None  # CACHED histograms whose series may share tag sets: (labels, value, identity) as read
+        # CACHED histograms whose series may share tag sets: {series as read: [(value, identity), ...]}
+        self.members = None
 
 
 class Reader:
@@ -434,7 +436,7 @@ class Reader:
             previous = acc.get(ident)
             acc[ident] = value if previous is None else ident.reduce(previous, value)
             if family.members is not None:
-                family.members.append((labels, value, ident))
+                family.members.setdefault(_series(labels), []).append((value, ident))
         if family is self.family and not family.suspended and self.unit is None and family.members is None:
             self.cache, self.acc = plan.cache, family.acc
 
@@ -449,7 +451,7 @@ class Reader:
         elif plan.mode is CACHED and plan.typ == 'histogram' and (plan.joined or not plan.cache):
             # Its series may share tag sets (the tag policy joined two before, or this is its first reading): each
             # series is checked as read, so its lines skip the hot path.
-            family.members = []
+            family.members = {}
         return plan
 
     def _new_plan(self, name, typ, allowed):
@@ -535,21 +537,23 @@ class Reader:
         members = family.members
         if plan.joined and members is not None:
             problems = histogram_problems(
-                lambda: ((_series(labels), ident.bound.le, v) for labels, v, ident in members)
+                lambda: ((series, ident.bound.le, v) for series, read in members.items() for v, ident in read)
             )
-            names = {key: key for key in problems}
-            doomed = {_tag_set(ident) for labels, _, ident in members if _series(labels) in problems}
+            doomed = {_tag_set(ident) for series in problems for _, ident in members[series]}
+            named = by_tag_set(problems, self.scraper.tag_policy)
         elif suspect:
             problems = histogram_problems(
                 lambda: ((_tag_set(ident), ident.bound.le, v) for ident, v in family.acc.items())
             )
-            static = set(self.scraper.tags)
-            names = {key: tuple(tag.partition(':')[::2] for tag in key[0] if tag not in static) for key in problems}
             doomed = set(problems)
+            static = set(self.scraper.tags)
+            named = {
+                tuple(t.partition(':')[::2] for t in key[0] if t not in static): why for key, why in problems.items()
+            }
         else:
             return None
-        for key, problem in problems.items():
-            self.scraper.broken_series(plan.metric_name, names[key], problem)
+        for labels, problem in named.items():
+            self.scraper.broken_series(plan.metric_name, labels, problem)
         return doomed
 
     def withhold(self, taints, combined, describe):
@@ -644,18 +648,23 @@ def histogram_problems(buckets):
     return problems
 
 
-NO_INF = 'no `+Inf` bucket'
-
-
 def broken_plain_series(samples, policy):
-    """(samples to submit, {series labels: problem}) of a histogram handed over as read (the base library's parser
-    or a PlainFamily). A series is its labels but `le`, in any order; one that breaks the invariants costs the tag
-    set the tag policy gives it, with every series joining that tag set (their sum could not be trusted)."""
-    problems = histogram_problems(lambda: _plain_buckets(samples, policy))
+    """(samples to submit, {tag set: problem}) of a histogram handed over as read (the base library's parser or a
+    PlainFamily). A series is its labels but `le`, in any order; one that breaks the invariants costs the tag set
+    the tag policy gives it, with every series joining that tag set (their sum could not be trusted)."""
+    problems = by_tag_set(histogram_problems(lambda: _plain_buckets(samples, policy)), policy)
     if not problems:
         return samples, problems
-    doomed = {_policy_tag_set(policy, dict(key)) for key in problems}
-    return [sample for sample in samples if _policy_tag_set(policy, sample.labels) not in doomed], problems
+    return [sample for sample in samples if _policy_tag_set(policy, sample.labels) not in problems], problems
+
+
+def by_tag_set(problems, policy):
+    """{tag set as (label, value) pairs: problem} of broken series: named by what becomes their tags, never by a
+    label the policy drops (client addresses, e-mails) or an unhashed key."""
+    named = {}
+    for series, problem in problems.items():
+        named.setdefault(_policy_tag_set(policy, dict(series)), problem)
+    return named
 
 
 def _plain_buckets(samples, policy):
