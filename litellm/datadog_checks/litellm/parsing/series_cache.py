@@ -83,7 +83,7 @@ class Plan:
     """What the reader does with the families of one (format, name, type): skip them (the base would not submit
     them), read them into cached identities, or hand their samples over as they are (PLAIN)."""
 
-    __slots__ = ('name', 'typ', 'metric_name', 'munge', 'allowed', 'mode', 'nolimit', 'cache', 'idents')
+    __slots__ = ('name', 'typ', 'metric_name', 'munge', 'allowed', 'mode', 'nolimit', 'cache', 'idents', 'joined')
 
     def __init__(self, name, typ, metric_name, munge, allowed, mode, nolimit=False):
         self.name = name
@@ -95,6 +95,7 @@ class Plan:
         self.nolimit = nolimit  # LiteLLM's "no limit" value is dropped from this family, as the tag policy does
         self.cache = {} if mode is CACHED else None  # hash of the series text -> Identity or Joiner
         self.idents = None  # (name, tags, bound, hostname) -> Identity, while a run meets new series
+        self.joined = False  # the tag policy gave two series of this family one tag set
 
 
 class SeriesCache:
@@ -188,6 +189,7 @@ class SeriesCache:
         key = (intern(sample), tags, bound, hostname)
         ident = self.idents(plan).get(key)
         if ident is not None:
+            plan.joined = True
             return Joiner(ident)
         bounds = tuple((name, labels[name]) for name in BOUND_LABELS if name in labels)
         shared = self.bounds.get((bounds, bound))
