@@ -16,6 +16,11 @@ spends its time.
     make bench                                        # N = 10, 50, 300; memory run; profile
     make bench BENCH_ARGS=--quick                     # N = 10, 50, fewer scrapes, short memory run
     make bench BENCH_ARGS='--n 50 --configs a,a0 --no-memory --no-profile'
+    make bench BENCH_ARGS='--full-only'                  # the full-size table alone
+
+Then the full-size table: the newest capture grown to the size of a real 3,000-key proxy's scrape (about 165 MB,
+451k lines; `--full-n` callers), our check with its default budget (which folds there) and with none (a1),
+against the plain check, each in fresh processes taking turns (`--full-rounds`).
 """
 
 import argparse
@@ -42,6 +47,7 @@ from tools.grow import grow  # noqa: E402
 CONFIGS = {
     'a': 'our check, defaults',
     'a0': 'our check, raw_line_filters: []',
+    'a1': 'our check, max_tag_sets_per_metric: 0',
     'b': 'plain V2, seed rename table',
     'c': 'parse alone',
 }
@@ -128,6 +134,8 @@ def make_check(config, url):
     instance = {'openmetrics_endpoint': url, 'timeout': 120}
     if config == 'a0':
         instance['raw_line_filters'] = []
+    if config == 'a1':
+        instance['max_tag_sets_per_metric'] = 0
     cls = PlainCheck if config == 'b' else LitellmCheck
     return cls('litellm', {}, [instance])
 
@@ -409,6 +417,9 @@ def main():
     parser.add_argument('--memory-n', type=int, default=10)
     parser.add_argument('--memory-scrapes', type=int, default=100)
     parser.add_argument('--profile-n', type=int, default=50)
+    parser.add_argument('--full-n', type=int, default=530, help='callers of the full-size table (0: none)')
+    parser.add_argument('--full-rounds', type=int, default=2)
+    parser.add_argument('--full-only', action='store_true', help='only the full-size table')
     parser.add_argument('--no-memory', action='store_true')
     parser.add_argument('--no-profile', action='store_true')
     parser.add_argument('--unpatched-parser', action='store_true', help="prometheus_client's own sample parser")
@@ -431,6 +442,8 @@ def main():
     args.n = args.n or [10, 50, 300]
     seed = seed_text()
     print(header(args, seed))
+    if args.full_only:
+        return full_size(args, seed)
     table(args, seed)
     if not args.no_memory:
         memory_run(args, seed)
@@ -441,6 +454,36 @@ def main():
             print(spawn('--profile-child', '--url', url, '--profile-n', str(args.profile_n), *extra).rstrip())
         finally:
             server.__exit__(None, None, None)
+    if args.full_n:
+        full_size(args, seed)
+
+
+def full_size(args, seed):
+    """A scrape the size of a real 3,000-key proxy's: CPU of each run relative to the plain check, and the memory
+    each check holds (peak RSS growth over the process's start, the series cache included)."""
+    payload = grow(seed, args.full_n)
+    server, url, body = serve(payload)
+    configs = ('a', 'a1', 'b')
+    results = {config: [] for config in configs}
+    try:
+        for _ in range(args.full_rounds):
+            for config in configs:
+                results[config].append(run_child(args, config, url, 2))
+    finally:
+        server.__exit__(None, None, None)
+    print(
+        f'\n== full size: N={args.full_n}, {len(body) / 1e6:.0f} MB, {payload.count(chr(10))} lines; '
+        f'{args.full_rounds} rounds of a warm-up and 2 scrapes per process; medians'
+    )
+    plain = statistics.median(run['cpu'] for one in results['b'] for run in one['scrapes'])
+    for config in configs:
+        runs = [run for one in results[config] for run in one['scrapes']]
+        cpu = statistics.median(run['cpu'] for run in runs)
+        growth = statistics.median(one['growth_mb'] for one in results[config])
+        print(
+            f'   {config:<2} {CONFIGS[config]:<38} CPU {cpu:6.2f} s = {cpu / plain:.2f} x plain; holds {growth:5.0f} MB;'
+            f' {runs[-1]["contexts"]} contexts'
+        )
 
 
 if __name__ == '__main__':

@@ -108,6 +108,10 @@ def instance_max_body_size():
     return 256
 
 
+def instance_max_tag_sets_per_metric():
+    return 1000
+
+
 def instance_min_collection_interval():
     return 15
 
@@ -118,6 +122,10 @@ def instance_non_cumulative_histogram_buckets():
 
 def instance_persist_connections():
     return False
+
+
+def instance_probed_routes():
+    return 'fold'
 
 
 def instance_readiness_timeout():

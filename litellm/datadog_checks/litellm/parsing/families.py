@@ -189,7 +189,7 @@ class Reader:
         self.over_budget = False
         self.debug = self.scraper.log.isEnabledFor(logging.DEBUG)
         self.ready.clear()
-        self.series.begin()
+        self.series.begin(self.tick)
 
     def _end(self):
         cut, self.cut_kind = self.scraper.body_cut()

@@ -79,11 +79,17 @@ class Joiner:
         self.seen = 0
 
 
+class Folded(Joiner):
+    """A series over the tag budget: its value is combined into its folded tag set's identity (tags.TagBudget)."""
+
+    __slots__ = ()
+
+
 class Plan:
     """What the reader does with the families of one (format, name, type): skip them (the base would not submit
     them), read them into cached identities, or hand their samples over as they are (PLAIN)."""
 
-    __slots__ = ('name', 'typ', 'metric_name', 'munge', 'allowed', 'mode', 'nolimit', 'cache', 'idents')
+    __slots__ = ('name', 'typ', 'metric_name', 'munge', 'allowed', 'mode', 'nolimit', 'cache', 'idents', 'folds')
 
     def __init__(self, name, typ, metric_name, munge, allowed, mode, nolimit=False):
         self.name = name
@@ -95,6 +101,7 @@ class Plan:
         self.nolimit = nolimit  # LiteLLM's "no limit" value is dropped from this family, as the tag policy does
         self.cache = {} if mode is CACHED else None  # hash of the series text -> Identity or Joiner
         self.idents = None  # (name, tags, bound, hostname) -> Identity, while a run meets new series
+        self.folds = False  # the cache holds series folded by the tag budget
 
 
 class SeriesCache:
@@ -111,8 +118,10 @@ class SeriesCache:
         self.tag_sets = {}  # one copy of each tuple of tags: the buckets, count and sum of a series share one
         self.static_tags = None
 
-    def begin(self):
+    def begin(self, tick):
+        self.tick = tick
         self.inserted = 0
+        self.unremembered = {}  # family -> folded series read this run that the cache did not keep
         self.cost = 0  # what the series and strings met for the first time in this run hold, about, in bytes
         self.reading = 0  # of which the indexes of the family being read, given back when it ends
         if self.scraper.tags is not self.static_tags:
@@ -151,6 +160,10 @@ class SeriesCache:
             plan.cache[key] = entry
             self.entries += 1
             self.inserted += 1
+            if entry.__class__ is Folded:
+                plan.folds = True
+        elif entry.__class__ is Folded and entry.ident.bound.counts:
+            self.unremembered[plan.metric_name] = self.unremembered.get(plan.metric_name, 0) + 1
         return self.cost <= RUN_MEMORY
 
     def identity(self, plan, sample, labels):
@@ -160,8 +173,13 @@ class SeriesCache:
         policy = scraper.tag_policy
         if policy.exclude_samples and policy.excluded(labels):
             return None
+        labels = policy.labels(labels)
+        folded = False
+        if policy.budget is not None:
+            # The series' fate, decided once: kept by the budget's own tables, not by this cache.
+            labels, folded = policy.budget.fate(plan.metric_name, labels)
         probe = Metric(plan.metric_name, '', plan.typ)
-        probe.samples = [Sample(sample, policy.labels(labels), 0)]
+        probe.samples = [Sample(sample, labels, 0)]
         try:
             given = next(iter(scraper.tag_step(probe)), None)
         except ValueError:
@@ -188,7 +206,7 @@ class SeriesCache:
         key = (intern(sample), tags, bound, hostname)
         ident = self.idents(plan).get(key)
         if ident is not None:
-            return Joiner(ident)
+            return Folded(ident) if folded else Joiner(ident)
         bounds = tuple((name, labels[name]) for name in BOUND_LABELS if name in labels)
         shared = self.bounds.get((bounds, bound))
         if shared is None:
@@ -197,7 +215,7 @@ class SeriesCache:
         ident = plan.idents[key] = Identity(
             key[0], tags, shared, hostname, policy.combiner(plan.metric_name, plan.typ, sample)
         )
-        return ident
+        return Folded(ident) if folded else ident
 
     def idents(self, plan):
         """The identities of a plan by submission, built when its family meets a new series and dropped when the
@@ -206,14 +224,29 @@ class SeriesCache:
             plan.idents = {}
             for entry in plan.cache.values():
                 ident = entry.ident
-                if ident is not None:
-                    plan.idents[(ident.name, ident.tags, ident.bound, ident.hostname)] = ident
+                # Not one handed over already in this run: a family declared again gets its own (Reader._close).
+                if ident is not None and ident.sent != self.tick:
+                    plan.idents[(ident.name, ident.tags, ident.bound.tag, ident.hostname)] = ident
         return plan.idents
 
     def release(self, plan):
         plan.idents = None
         self.cost -= self.reading
         self.reading = 0
+
+    def folded(self, tick):
+        """{family: series folded by the tag budget in this run} (every sample but a +Inf bucket)."""
+        folded = dict(self.unremembered)
+        for plan in self.plans.values():
+            if plan.folds:
+                count = sum(
+                    1
+                    for entry in plan.cache.values()
+                    if entry.seen == tick and entry.__class__ is Folded and entry.ident.bound.counts
+                )
+                if count:
+                    folded[plan.metric_name] = folded.get(plan.metric_name, 0) + count
+        return folded
 
     def sweep(self, tick):
         """Forget the series not read in this run or the one before (LiteLLM drops idle series), so the cache
