@@ -22,7 +22,7 @@ from prometheus_client.samples import Sample
 
 from ..tags import NO_LIMIT
 from . import exposition
-from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, RUN_MEMORY, SKIP, Joiner, Plan, SeriesCache
+from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, SKIP, Joiner, Plan, SeriesCache
 
 INF = float('inf')
 # A Sample built as a plain tuple (its optional fields empty): a namedtuple's own constructor costs twice as much.
@@ -194,7 +194,7 @@ class Reader:
     def _end(self):
         cut, self.cut_kind = self.scraper.body_cut()
         if self.over_budget:
-            cut = f'the series it holds would take more than {RUN_MEMORY // 2**20} MiB of memory in one run'
+            cut = f'the series it holds would take more than {self.series.run_memory // 2**20} MiB of memory in one run'
             self.cut_kind = 'series'
         elif cut is None and self.openmetrics and not self.eof and self.read_ok:
             cut = 'the OpenMetrics body ended without its `# EOF` line'

@@ -16,9 +16,9 @@ from prometheus_client.samples import Sample
 
 from . import exposition
 
-# Enough for a proxy with about 400 active callers (a 300-caller payload holds about 210,000 series); a series
-# past it is still read and submitted, only not remembered.
-DEFAULT_CACHE_SIZE = 300_000
+# Enough for a proxy with about 3,000 keys (a real 3,000-key scrape holds about 450,000 series), within about
+# 150 MB; a series past it is still read and submitted, only not remembered.
+DEFAULT_CACHE_SIZE = 600_000
 SKIP, CACHED, PLAIN = 'skip', 'cached', 'plain'
 # Transformer types that read a sample's value and name only, and of its labels the bucket bound or quantile:
 # a cached sample carries just those (shared by every series with the same bound). Families of any other type
@@ -30,8 +30,10 @@ BOUND_LABELS = ('upper_bound', 'quantile')
 # A run's memory budget: what the series and strings it meets for the first time may hold, about (measured: an
 # identity 250 bytes with its cache entry, a series joining one 130, a string its length plus 90, and 150 a
 # series while its family is read: the family's indexes). Past it the run stops as a cut body; the next run goes
-# on from what the cache kept. A 300-caller proxy's first run holds about 60 MiB of it.
-RUN_MEMORY = 72 * 1024 * 1024
+# on from what the cache kept. It is what a full cache holds (at least 72 MiB): a first run that fills the cache
+# is never cut, and 160 MiB by default (a 3,000-key proxy's first run holds about 120 MiB with no tag budget).
+MIN_RUN_MEMORY = 72 * 1024 * 1024
+RUN_COST = 280  # bytes per series of a full cache, strings included
 IDENTITY_COST, JOINER_COST, STRING_COST, READING_COST = 250, 130, 90, 150
 INF = float('inf')
 
@@ -110,6 +112,7 @@ class SeriesCache:
     def __init__(self, scraper, cache_size=DEFAULT_CACHE_SIZE):
         self.scraper = scraper
         self.cache_size = cache_size
+        self.run_memory = max(MIN_RUN_MEMORY, cache_size * RUN_COST)
         self.plans = {}
         self.entries = 0
         self.inserted = 0
@@ -153,7 +156,7 @@ class SeriesCache:
 
     def remember(self, plan, key, entry):
         """Keep a series read for the first time (while the cache has room); False once what this run met for the
-        first time would hold more than RUN_MEMORY."""
+        first time would hold more than `run_memory`."""
         self.cost += (JOINER_COST if isinstance(entry, Joiner) else IDENTITY_COST) + READING_COST
         self.reading += READING_COST
         if key is not None and self.entries < self.cache_size:
@@ -164,7 +167,7 @@ class SeriesCache:
                 plan.folds = True
         elif entry.__class__ is Folded and entry.ident.bound.counts:
             self.unremembered[plan.metric_name] = self.unremembered.get(plan.metric_name, 0) + 1
-        return self.cost <= RUN_MEMORY
+        return self.cost <= self.run_memory
 
     def identity(self, plan, sample, labels):
         """The identity of one series of a CACHED family, or None when the base library would not submit it.
