@@ -151,6 +151,13 @@ def read_scrape(path):
         return f.read()
 
 
+def final_scrape(capture):
+    """The last scrape of a callers-profile capture (the biggest), decompressed: what `tools.grow.grow_keys` grows
+    to a full-size payload, e.g. `grow_keys(final_scrape(NEWEST_CALLERS).decode(), 3000)`."""
+    folder = os.path.dirname(capture_json_path(capture))
+    return read_scrape(os.path.join(folder, read_capture(capture)['scrapes'][-1]['file']))
+
+
 def scrape_sequence(capture):
     """The scrapes of a callers-profile capture in the order they were taken, decompressed, one at a time: walk
     them run after run with one check (a `Response` whose `body` is replaced before each run; see `walk_scrapes`
@@ -177,6 +184,8 @@ def read_fixture(*parts, mode='rb'):
 
 
 NEWEST = '1.110.2'
+# The callers-profile capture of the newest release: a sequence of scrapes as 1,000 keys come (test_callers.py).
+NEWEST_CALLERS = f'{NEWEST}-callers'
 
 # The LiteLLM release the live tests, `make live-env`, `make demo` and CI run: pinned here and nowhere else.
 LITELLM_VERSION = '1.110.2'

@@ -4,8 +4,8 @@ A real LiteLLM proxy on loopback, with the custom auth of budget_auth.py for N g
 team per KEYS_PER_TEAM keys, one user per KEYS_PER_USER, orgs, end users, budgets and limits on some of each),
 the model groups of proxy.CALLER_GROUPS on the fake upstream, end users tracked in Prometheus. Traffic comes in
 phases; after each, /metrics/ is scraped and written. In phase k the callers active grow (10 % of N in the first
-phase, all of them in the last two), each new caller calls once and every RECALL-th earlier caller calls again
-(its counters rise; every second call of a caller picks another model group and end user). Each phase also
+phase, all of them in the last two), each new caller calls once and half the earlier callers, by turns, call again
+(their counters rise; every second call of a caller picks another model group and end user). Each phase also
 sends requests that fail (upstream 500s and 429s, unknown keys) and a scanner's probes: random paths under
 LiteLLM's pass-through prefixes and common scanner paths, without a key or with a guessed one (never a valid
 key on a pass-through prefix: it would forward the request to the real provider), which LiteLLM records in
@@ -396,3 +396,45 @@ def run_capture(
     assert stack.master_key not in data
     harness.log(f"wrote {out}: {len(written)} scrapes" + (f"; proxy logs in {workdir}" if keep_workdir else ""))
     return capture_doc
+
+
+def summary(capture: dict) -> list:
+    """One line per scrape of a capture.json: what the README and reports quote."""
+    lines = [f"{'scrape':<18} {'callers':>7} {'bytes':>12} {'lines':>9} {'series':>9}  biggest tag sets"]
+    for s in capture["scrapes"]:
+        top = sorted(s["metrics"].items(), key=lambda kv: -kv[1]["tag_sets"])[:3]
+        biggest = ", ".join(f"{name} {m['tag_sets']:,}" for name, m in top)
+        lines.append(
+            f"{s['file']:<18} {s['active_callers']:>7} {s['bytes']:>12,} {s['lines']:>9,} {s['series']:>9,}  {biggest}"
+        )
+    return lines
+
+
+def main(argv=None) -> int:
+    """Print a callers capture's scrapes (``python -m tools.harness.callers <capture dir> [--grow-to N]``), and
+    with --grow-to the last one grown to N keys by tools.grow.grow_keys, measured the same way."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("capture", type=Path, help="a folder the callers profile wrote")
+    parser.add_argument("--grow-to", type=int, default=0, help="keys: grow the last scrape to this many")
+    parser.add_argument("--json", action="store_true", help="print the measures as JSON")
+    args = parser.parse_args(argv)
+    data = json.loads((args.capture / "capture.json").read_text())
+    measured = {"scrapes": data["scrapes"]}
+    if args.grow_to:
+        from tests.common import read_scrape
+        from tools.grow import grow_keys
+
+        last = read_scrape(str(args.capture / data["scrapes"][-1]["file"]))
+        grown = grow_keys(last.decode(), args.grow_to).encode()
+        measured["grown"] = {"file": f"grown to {args.grow_to}", "active_callers": args.grow_to, **scrape_stats(grown)}
+    if args.json:
+        print(json.dumps(measured, indent=1))
+        return 0
+    print("\n".join(summary({"scrapes": measured["scrapes"] + ([measured["grown"]] if args.grow_to else [])})))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
