@@ -9,6 +9,10 @@ Usage (from the litellm/ package directory):
         --out tests/fixtures/real/1.110.2-features
     python -m tools.harness.capture --version 1.110.2 --profile budgets \
         --out tests/fixtures/real/1.110.2-budgets
+    python -m tools.harness.capture --version 1.110.2 --profile callers --callers 1000 \
+        --out tests/fixtures/real/1.110.2-callers
+
+The ``callers`` profile writes a sequence of compressed scrapes instead, as its callers grow: see callers.py.
 
 It installs LiteLLM==VERSION in a cached venv (<repo>/.cache/litellm/VERSION), starts
 redis-server, the fake upstream and ``litellm --config`` on loopback, drives real traffic
@@ -355,14 +359,36 @@ def main(argv=None) -> int:
         choices=harness.PROFILES,
         default="default",
         help="default: the traffic of every existing capture; features: plus the rarer families' triggers; "
-        "budgets: plus custom auth with budgets and rate limits",
+        "budgets: plus custom auth with budgets and rate limits; callers: thousands of callers, a scrape sequence",
     )
+    parser.add_argument("--callers", type=int, default=harness.CALLERS_DEFAULT, help="callers profile: keys")
+    parser.add_argument("--scrapes", type=int, default=6, help="callers profile: scrapes as the callers grow")
+    parser.add_argument("--compress", choices=("xz", "gz", "none"), default="xz", help="callers profile: scrapes")
+    parser.add_argument("--phase-timeout", type=float, default=600.0, help="callers profile: seconds per phase")
     args = parser.parse_args(argv)
 
     def _terminate(signum, frame):
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _terminate)
+    if args.profile == "callers":
+        from . import callers  # a package import: run as ``python -m tools.harness.capture``
+
+        try:
+            callers.run_capture(
+                args.version,
+                args.out,
+                callers=args.callers,
+                scrapes=args.scrapes,
+                compress=args.compress,
+                use_redis=not args.no_redis,
+                cache_root=args.cache_root,
+                keep_workdir=args.keep_workdir,
+                phase_timeout=args.phase_timeout,
+            )
+        finally:
+            harness.stop_all_processes()
+        return 0
     try:
         run_capture(
             args.version,
