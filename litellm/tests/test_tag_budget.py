@@ -18,7 +18,7 @@ from datadog_checks.litellm.routes import route_value
 from datadog_checks.litellm.tags import MIN_BUDGET, OTHER, TagBudget, TagPolicy
 from tools.grow import grow
 
-from .common import read_fixture
+from .common import callers_fixture_dirs, read_fixture, scrape_sequence
 from .http_server import Response
 
 FOLDED = 'litellm.scrape.folded_series'
@@ -91,6 +91,69 @@ def tag_sets(submitted):
         if not own(name):
             counts[name] += 1
     return counts
+
+
+def submissions_of(aggregator):
+    submitted = {}
+    for name in aggregator.metric_names:
+        for m in aggregator.metrics(name):
+            tags = tuple(sorted(t for t in m.tags if not t.startswith('endpoint:')))
+            assert (name, tags) not in submitted, f'{name} {tags} submitted twice in one run'
+            submitted[(name, tags)] = (m.type, m.value)
+    return submitted
+
+
+CUMULATIVE_LINE = re.compile(rb'^([a-z_:]+(?:_total|_bucket|_count|_sum)\{.*\}) (\S+)$', re.M)
+
+
+def proxy_counters(body):
+    """The proxy's counter and histogram series of one scrape: {series text: value}."""
+    return {series: float(value) for series, value in CUMULATIVE_LINE.findall(body)}
+
+
+@pytest.mark.parametrize('capture', callers_fixture_dirs())
+def test_real_sequences_walked_with_the_default_budget(capture, serve, aggregator):
+    """The callers captures (1,000 keys arriving, probed paths), run after run, a budgeted and an unbudgeted check
+    side by side on each scrape: the budget holds, totals are exact, tag sets stay, folds are reported."""
+    response = Response(b'')
+    server = serve({'/metrics/': response})
+    instance = {'openmetrics_endpoint': f'{server.base_url}/metrics/', 'timeout': 120}
+    budgeted = LitellmCheck('litellm', {}, [instance])
+    unbudgeted = LitellmCheck('litellm', {}, [{**instance, 'max_tag_sets_per_metric': 0}])
+    before = proxy_before = None
+    for number, body in enumerate(scrape_sequence(capture)):
+        response.body = body
+        aggregator.reset()
+        unbudgeted.run()
+        plain = submissions_of(aggregator)
+        aggregator.reset()
+        budgeted.run()
+        runs = submissions_of(aggregator)
+        assert [s.status for s in aggregator.service_checks('litellm.openmetrics.health')] == [ServiceCheck.OK]
+        counts = tag_sets(runs)
+        assert max(counts.values()) <= 1000, f'run {number}: {max(counts.items(), key=lambda i: i[1])}'
+        expected, got = totals(plain), totals(runs)
+        assert got.keys() == expected.keys()
+        for name, value in expected.items():
+            assert got[name] == pytest.approx(value, rel=1e-9), f'run {number}: {name}'
+        folded = {tags: value for (name, tags), (_, value) in runs.items() if name == FOLDED}
+        if max(tag_sets(plain).values()) > 1000:
+            assert folded and sum(folded.values()) > 0
+        # Probed paths: only the routes LiteLLM serves, `<pass-through prefix>/*` and `other`.
+        routes = {dict(t.split(':', 1) for t in tags).get('route') for _, tags in runs} - {None}
+        recorded = {value.decode() for value in re.findall(rb'route="([^"]*)"', body)}
+        assert routes <= {route_value(r) for r in recorded} | {OTHER}
+        assert all(r == OTHER or r.endswith('/*') or route_value(r) == r for r in routes), routes
+        assert len(routes) <= 30 and (len(routes) < len(recorded) or len(recorded) < 10), (len(routes), len(recorded))
+        proxy = proxy_counters(body)
+        if before is not None:
+            # The proxy's counters only rose and none went away: neither did any context submitted before.
+            rising = all(proxy.get(series, -1) >= value for series, value in proxy_before.items())
+            if rising:
+                for key, (_, value) in before.items():
+                    if key[0].endswith(CUMULATIVE) and not own(key[0]):
+                        assert key in runs and runs[key][1] >= value, f'run {number}: {key}'
+        before, proxy_before = runs, proxy
 
 
 @pytest.fixture(scope='module')
@@ -250,7 +313,10 @@ def test_folding_measures_the_labels_that_vary_most():
         ('/v1/files/file-abc123/content', '/v1/files/{id}/content'),
         ('/openai/deployments/gpt-4o/chat/completions', '/openai/deployments/{id}/chat/completions'),
         ('/anthropic/v1/messages', '/anthropic/v1/messages'),
-        ('/gemini/v1beta/models/gemini-2.0-flash:generateContent', '/gemini/v1beta/models/gemini-2.0-flash:generateContent'),
+        ('/gemini/v1beta/models/gemini-2.0-flash:generateContent', '/gemini/*'),
+        ('/v1/models/gpt-4o', '/v1/models/{id}'),
+        ('/team/abc-123', '/team/{id}'),
+        ('/key/29cdcf41', OTHER),
         ('/anthropic/wp-admin/setup.php', '/anthropic/*'),
         ('/openai/x7Hq2', '/openai/*'),
         ('/vertex_ai/../../etc/passwd', '/vertex_ai/*'),
@@ -320,3 +386,16 @@ def test_policy_without_budget_folds_nothing():
     assert policy.budget is None
     assert TagPolicy.from_config({'max_tag_sets_per_metric': 0}).budget is None
     assert TagPolicy.from_config({}).budget.limit == 1000
+
+
+@pytest.mark.parametrize('capture', callers_fixture_dirs())
+def test_real_sequences_fold_the_same_on_the_base_path(capture, serve, aggregator):
+    """The first scrapes of each callers capture: the base library's parser and tagging fold like the fast path."""
+    bodies = list(scrape_sequence(capture))[:2]
+    fast = walk(serve, aggregator, bodies, max_tag_sets_per_metric=BUDGET, timeout=120)
+    base = walk(serve, aggregator, bodies, max_tag_sets_per_metric=BUDGET, timeout=120, fast_parser=False)
+    for (a, _), (b, _) in zip(fast, base, strict=True):
+        assert any(name == FOLDED for name, _ in a)
+        assert {k: v for k, v in a.items() if k[0] != 'litellm.process.uptime.seconds'} == {
+            k: v for k, v in b.items() if k[0] != 'litellm.process.uptime.seconds'
+        }

@@ -2,9 +2,11 @@
 
 LiteLLM records the path of every request it authenticates, served or not: scanners and random paths under its
 pass-through prefixes each become a `route` value (and a series per caller). The paths below are the ones its
-proxy declares (its route lists of 1.74 to 1.110: LLM API, pass-through, management, spend and health routes);
-`{name}` is one path segment, `{name:path}` any number of them. A probed path becomes `<prefix>/*` under a
-pass-through prefix and `other` elsewhere (`probed_routes: keep` keeps every path as it is).
+proxy declares (its route lists of 1.74 to 1.110: LLM API, pass-through, management, spend and health routes).
+A served route keeps its path, or its template when the path holds an id or a model name (`{name}` is one path
+segment, `{name:path}` several; both are tagged `{id}`). Under a pass-through prefix, a path is kept when the rest
+is a fixed served route (`/anthropic/v1/messages`) and becomes `<prefix>/*` otherwise; any other path is `other`.
+`probed_routes: keep` keeps every path as LiteLLM recorded it.
 """
 
 import functools
@@ -44,19 +46,15 @@ _OTHER = [
     '/utils/token_counter', '/utils/transform_request', '/guardrails/apply_guardrail', '/mcp', '/mcp/',
     '/mcp/{id:path}', '/mcp-rest/tools/list', '/mcp-rest/tools/call', '/a2a/{id:path}', '/queue/chat/completions',
     # Health, information and the UI's own calls.
-    '/', '/routes', '/test', '/health', '/health/{id:path}', '/metrics', '/metrics/', '/config/yaml',
-    '/get/ui_settings', '/get/user_banner', '/sso/{id:path}', '/login', '/logout', '/ui/{id:path}',
-    '/.well-known/litellm-ui-config', '/litellm/.well-known/litellm-ui-config', '/public/{id:path}',
+    '/', '/routes', '/test', '/health', '/metrics', '/metrics/', '/config/yaml', '/get/ui_settings',
+    '/get/user_banner', '/sso/key/generate', '/sso/callback', '/sso/get/ui_settings', '/login', '/logout',
+    '/.well-known/litellm-ui-config', '/litellm/.well-known/litellm-ui-config', '/public/model_hub',
+    '/public/model_hub/info', '/public/agent_hub', '/public/mcp_hub', '/public/litellm_model_cost_map',
     '/model_group/info', '/v2/model/info', '/v2/key/info', '/v2/user/info', '/v2/team/list', '/v2/guardrails/list',
     '/memory-usage-in-mem-cache', '/memory-usage-in-mem-cache-items', '/debug/asyncio-tasks', '/cache/{id:path}',
-    # Management: keys, users, teams, organizations, customers, budgets, models, credentials, tags, guardrails.
-    '/key/{id:path}', '/user/{id:path}', '/team/{id:path}', '/organization/{id:path}', '/customer/{id:path}',
-    '/end_user/{id:path}', '/budget/{id:path}', '/model/{id:path}', '/credentials', '/credentials/{id:path}',
-    '/tag/{id:path}', '/guardrails/{id:path}', '/jwt/key/mapping/{id}', '/project/{id:path}',
-    '/config/{id:path}', '/callbacks/{id:path}', '/prompts/{id:path}', '/email/{id:path}', '/invitation/{id:path}',
-    '/onboarding/{id:path}', '/compliance/{id}', '/cost/estimate', '/audit', '/audit/{id}',
-    # Spend tracking.
-    '/spend/{id:path}', '/global/{id:path}', '/management/v1/spend_logs/{id}', '/gateway/daily/activity',
+    '/jwt/key/mapping/{id}', '/compliance/{id}', '/cost/estimate', '/audit', '/audit/{id}', '/credentials',
+    '/credentials/{id}', '/management/v1/spend_logs/{id}', '/gateway/daily/activity', '/cache/ping', '/cache/flushall',
+    '/cache/delete', '/cache/redis/info',
 ]  # fmt: skip
 
 # A path parameter: one segment of the characters LiteLLM's ids and model names hold (no `..`, no dot-file).
@@ -70,15 +68,37 @@ def _compile(template):
     return re.compile(re.sub(r'\\\{[a-z_]+\\\}', _SEGMENT, text))
 
 
+# Management, spend and health routes: a word after a prefix (`/key/generate`, `/spend/logs`).
+_WORDS = {
+    '/key': 'generate update delete info regenerate list block unblock health bulk_update aliases reset_spend '
+    'service-account/generate {id}/regenerate {id}/reset_spend',
+    '/user': 'new update delete info list bulk_update available_roles daily/activity daily/activity/aggregated',
+    '/team': 'new update delete info list block unblock available member_add member_delete member_update model/add '
+    'model/delete daily/activity daily/activity/aggregated permissions_list permissions_update metadata_schema '
+    'key/bulk_update {id}',
+    '/organization': 'new update delete info list member_add member_delete member_update spend/report',
+    '/customer': 'new update delete info list block unblock',
+    '/end_user': 'new update delete info list block unblock',
+    '/budget': 'new update delete info list settings',
+    '/model': 'new update delete info',
+    '/model_group': 'info',
+    '/tag': 'new update delete info list daily/activity',
+    '/guardrails': 'list apply_guardrail',
+    '/spend': 'logs logs/v2 logs/ui logs/session/ui keys users tags calculate',
+    '/global': 'spend spend/logs spend/keys spend/teams spend/end_users spend/models spend/report spend/provider '
+    'spend/tags spend/all_tag_names spend/reset predict/spend/logs activity activity/model activity/cache_hits',
+    '/health': 'readiness liveliness liveness services latest test_connection shared-status history',
+    '/config': 'update list field/update field/info field/delete pass_through_endpoint',
+    '/utils': 'token_counter transform_request supported_openai_params',
+}
+_OTHER += [f'{prefix}/{word}' for prefix, words in _WORDS.items() for word in words.split()]
+_OTHER += [f'/{what}/spend/report' for what in ('key', 'user', 'team')]
+
 _TEMPLATES = sorted({prefix + route for route in _LLM_API for prefix in _V1} | set(_OTHER))
 _FIXED = frozenset(template for template in _TEMPLATES if '{' not in template)
-# A route with an id (`/v1/files/{id}`) is tagged by its template: an id per request is a value per request.
-# A `{id:path}` route (management and health words, model names) keeps its path.
-_MATCHERS = [
-    (_compile(template), template if ':path}' not in template else None)
-    for template in _TEMPLATES
-    if '{' in template
-]
+# A route with an id or a model name in its path (`/v1/files/{id}`) is tagged by its template: a scanner could
+# otherwise send a value per request.
+_MATCHERS = [(_compile(template), template.replace(':path}', '}')) for template in _TEMPLATES if '{' in template]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -90,8 +110,9 @@ def route_value(path):
         return served
     for prefix in PASS_THROUGH_PREFIXES:
         if path.startswith(prefix + '/'):
-            served = _served(path[len(prefix) :])
-            return prefix + served if served is not None else prefix + '/*'
+            # Forwarded as is: a route of the provider's API keeps its path, anything else is the prefix's.
+            rest = path[len(prefix) :]
+            return path if rest in _FIXED else prefix + '/*'
     return 'other'
 
 
@@ -100,5 +121,5 @@ def _served(path):
         return path
     for matcher, template in _MATCHERS:
         if matcher.fullmatch(path):
-            return template or path
+            return template
     return None
