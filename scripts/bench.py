@@ -18,9 +18,9 @@ spends its time.
     make bench BENCH_ARGS='--n 50 --configs a,a0 --no-memory --no-profile'
     make bench BENCH_ARGS='--full-only'                  # the full-size table alone
 
-Then the full-size table: the newest capture grown to the size of a real 3,000-key proxy's scrape (about 165 MB,
-451k lines; `--full-n` callers), our check with its default budget (which folds there) and with none (a1),
-against the plain check, each in fresh processes taking turns (`--full-rounds`).
+Then the full-size table: the last scrape of the newest callers capture (1,000 keys) grown to `--full-keys` keys
+(3,000: the size of a real 3,000-key proxy's scrape), our check with its default budget (which folds there) and
+with none (a1), against the plain check, each in fresh processes taking turns (`--full-rounds`).
 """
 
 import argparse
@@ -40,9 +40,9 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'litellm'))
 
-from tests.common import NEWEST, REAL_FIXTURES  # noqa: E402
+from tests.common import NEWEST, NEWEST_CALLERS, REAL_FIXTURES, final_scrape  # noqa: E402
 from tests.http_server import LocalServer, Response  # noqa: E402
-from tools.grow import grow  # noqa: E402
+from tools.grow import grow, grow_keys  # noqa: E402
 
 CONFIGS = {
     'a': 'our check, defaults',
@@ -417,7 +417,7 @@ def main():
     parser.add_argument('--memory-n', type=int, default=10)
     parser.add_argument('--memory-scrapes', type=int, default=100)
     parser.add_argument('--profile-n', type=int, default=50)
-    parser.add_argument('--full-n', type=int, default=530, help='callers of the full-size table (0: none)')
+    parser.add_argument('--full-keys', type=int, default=3000, help='keys of the full-size table (0: none)')
     parser.add_argument('--full-rounds', type=int, default=2)
     parser.add_argument('--full-only', action='store_true', help='only the full-size table')
     parser.add_argument('--no-memory', action='store_true')
@@ -443,7 +443,7 @@ def main():
     seed = seed_text()
     print(header(args, seed))
     if args.full_only:
-        return full_size(args, seed)
+        return full_size(args)
     table(args, seed)
     if not args.no_memory:
         memory_run(args, seed)
@@ -454,14 +454,14 @@ def main():
             print(spawn('--profile-child', '--url', url, '--profile-n', str(args.profile_n), *extra).rstrip())
         finally:
             server.__exit__(None, None, None)
-    if args.full_n:
-        full_size(args, seed)
+    if args.full_keys:
+        full_size(args)
 
 
-def full_size(args, seed):
+def full_size(args):
     """A scrape the size of a real 3,000-key proxy's: CPU of each run relative to the plain check, and the memory
     each check holds (peak RSS growth over the process's start, the series cache included)."""
-    payload = grow(seed, args.full_n)
+    payload = grow_keys(final_scrape(NEWEST_CALLERS).decode(), args.full_keys)
     server, url, body = serve(payload)
     configs = ('a', 'a1', 'b')
     results = {config: [] for config in configs}
@@ -472,7 +472,8 @@ def full_size(args, seed):
     finally:
         server.__exit__(None, None, None)
     print(
-        f'\n== full size: N={args.full_n}, {len(body) / 1e6:.0f} MB, {payload.count(chr(10))} lines; '
+        f'\n== full size: {NEWEST_CALLERS} grown to {args.full_keys} keys, {len(body) / 1e6:.0f} MB, '
+        f'{payload.count(chr(10))} lines; '
         f'{args.full_rounds} rounds of a warm-up and 2 scrapes per process; medians'
     )
     plain = statistics.median(run['cpu'] for one in results['b'] for run in one['scrapes'])

@@ -52,6 +52,16 @@ def sequence():
     ]
 
 
+def submissions_of(aggregator):
+    submitted = {}
+    for name in aggregator.metric_names:
+        for m in aggregator.metrics(name):
+            tags = tuple(sorted(t for t in m.tags if not t.startswith('endpoint:')))
+            assert (name, tags) not in submitted, f'{name} {tags} submitted twice in one run'
+            submitted[(name, tags)] = (m.type, m.value)
+    return submitted
+
+
 def walk(serve, aggregator, payloads, **options):
     """Run one check instance over `payloads`, as the Agent does; a list of per-run submissions
     {(name, tags): (type, value)}, with the health of each run."""
@@ -62,12 +72,7 @@ def walk(serve, aggregator, payloads, **options):
         server.routes['/metrics/'] = Response(payload)
         aggregator.reset()
         check.run()
-        submitted = {}
-        for name in aggregator.metric_names:
-            for m in aggregator.metrics(name):
-                tags = tuple(sorted(t for t in m.tags if not t.startswith('endpoint:')))
-                assert (name, tags) not in submitted, f'{name} {tags} submitted twice in one run'
-                submitted[(name, tags)] = (m.type, m.value)
+        submitted = submissions_of(aggregator)
         health = [s.status for s in aggregator.service_checks('litellm.openmetrics.health')]
         runs.append((submitted, health))
     return runs
@@ -91,16 +96,6 @@ def tag_sets(submitted):
         if not own(name):
             counts[name] += 1
     return counts
-
-
-def submissions_of(aggregator):
-    submitted = {}
-    for name in aggregator.metric_names:
-        for m in aggregator.metrics(name):
-            tags = tuple(sorted(t for t in m.tags if not t.startswith('endpoint:')))
-            assert (name, tags) not in submitted, f'{name} {tags} submitted twice in one run'
-            submitted[(name, tags)] = (m.type, m.value)
-    return submitted
 
 
 CUMULATIVE_LINE = re.compile(rb'^([a-z_:]+(?:_total|_bucket|_count|_sum)\{.*\}) (\S+)$', re.M)
@@ -399,3 +394,27 @@ def test_real_sequences_fold_the_same_on_the_base_path(capture, serve, aggregato
         assert {k: v for k, v in a.items() if k[0] != 'litellm.process.uptime.seconds'} == {
             k: v for k, v in b.items() if k[0] != 'litellm.process.uptime.seconds'
         }
+
+
+@pytest.mark.parametrize(
+    'options',
+    [
+        {'keep_labels': ['client_ip', 'user_agent']},
+        {'exclude_labels': ['model']},
+        {'include_labels': ['hashed_api_key', 'model', 'requested_model']},
+        {'bundled_check_names': False},
+        {'bundled_check_names': False, 'fast_parser': False},
+    ],
+    ids=['keep_labels', 'exclude_labels', 'include_labels', 'no 2.x names', 'base path, no 2.x names'],
+)
+def test_the_budget_with_label_options(serve, aggregator, payloads, options):
+    """Label options change the tag sets the budget counts; it holds on each, and totals stay exact."""
+    plain = walk(serve, aggregator, payloads[:3], max_tag_sets_per_metric=0, **options)
+    budgeted = walk(serve, aggregator, payloads[:3], max_tag_sets_per_metric=BUDGET, **options)
+    for (runs, health), (reference, _) in zip(budgeted, plain, strict=True):
+        assert health == [ServiceCheck.OK]
+        assert max(tag_sets(runs).values()) <= BUDGET
+        expected, got = totals(reference), totals(runs)
+        assert got.keys() == expected.keys()
+        for name, value in expected.items():
+            assert got[name] == pytest.approx(value, rel=1e-9), name

@@ -270,7 +270,8 @@ class TagBudget:
 
     @classmethod
     def from_config(cls, config):
-        limit = config.get('max_tag_sets_per_metric', DEFAULT_BUDGET)
+        limit = config.get('max_tag_sets_per_metric')
+        limit = DEFAULT_BUDGET if limit is None else limit
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0 or 0 < limit < MIN_BUDGET:
             raise ConfigurationError(
                 f'Setting `max_tag_sets_per_metric` must be 0 (no limit) or an integer of at least {MIN_BUDGET}'
@@ -349,7 +350,7 @@ def most_varying(tag_sets, room):
 
 
 def _probed_routes(config):
-    value = config.get('probed_routes', 'fold')
+    value = config.get('probed_routes') or 'fold'
     if value not in ('fold', 'keep'):
         raise ConfigurationError('Setting `probed_routes` must be `fold` or `keep`')
     return value == 'fold'

@@ -137,7 +137,7 @@ def instance_request_size():
 
 
 def instance_series_cache_size():
-    return 600000
+    return 1000000
 
 
 def instance_skip_proxy():
