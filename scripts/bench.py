@@ -219,10 +219,13 @@ def child(args):
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         if i:  # the first scrape is the warm-up
             scrapes.append({'cpu': cpu, 'wall': wall, 'calls': sink.calls, 'contexts': len(sink.contexts)})
+        else:
+            first = {'cpu': cpu, 'wall': wall}
         if args.memory and i + 1 in (2, args.scrapes + 1):
             memory.append({'scrape': i + 1, 'rss_mb': rss_mb(), 'gc_objects': len(gc.get_objects())})
 
     result = {
+        'first': first,
         'scrapes': scrapes,
         'peak_rss_mb': rss_mb('VmHWM'),
         'growth_mb': rss_mb('VmHWM') - baseline,
@@ -481,9 +484,10 @@ def full_size(args):
         runs = [run for one in results[config] for run in one['scrapes']]
         cpu = statistics.median(run['cpu'] for run in runs)
         growth = statistics.median(one['growth_mb'] for one in results[config])
+        first = statistics.median(one['first']['cpu'] for one in results[config])
         print(
-            f'   {config:<2} {CONFIGS[config]:<38} CPU {cpu:6.2f} s = {cpu / plain:.2f} x plain; holds {growth:5.0f} MB;'
-            f' {runs[-1]["contexts"]} contexts'
+            f'   {config:<2} {CONFIGS[config]:<38} CPU {cpu:6.2f} s = {cpu / plain:.2f} x plain (first run {first:5.1f} s);'
+            f' holds {growth:5.0f} MB; {runs[-1]["contexts"]} contexts'
         )
 
 
