@@ -230,7 +230,12 @@ SEED_NOT_IN_CAPTURE = {
 }
 
 # Metrics the check computes itself rather than renaming a LiteLLM family.
-CHECK_METRICS = {'litellm.scrape.series', 'litellm.scrape.skipped_lines', 'litellm.scrape.truncated', 'litellm.scrape.folded_series'}
+CHECK_METRICS = {
+    'litellm.scrape.series',
+    'litellm.scrape.skipped_lines',
+    'litellm.scrape.truncated',
+    'litellm.scrape.folded_series',
+}
 # Model health from /health (model_health.py): only with `litellm_health_endpoint`, tested in test_model_health.py.
 CHECK_METRICS |= {
     'litellm.endpoint.health_age',

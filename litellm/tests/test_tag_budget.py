@@ -191,7 +191,9 @@ def test_a_budget_holds_every_run_with_exact_totals_and_stable_tag_sets(
         before = runs
     # Said once per metric, not at every run: which labels fold where, and how to avoid it.
     lines = [r.getMessage() for r in caplog.records if 'folded into `other`' in r.getMessage()]
-    assert all('max_tag_sets_per_metric' in line and 'prometheus_metrics_max_series_per_metric' in line for line in lines)
+    assert all(
+        'max_tag_sets_per_metric' in line and 'prometheus_metrics_max_series_per_metric' in line for line in lines
+    )
     logged = [re.findall(r'(litellm\.[a-z_.]+): ', line) for line in lines]
     named = [name for names in logged for name in names]
     assert len(named) == len(set(named))
@@ -222,7 +224,10 @@ def test_the_oldest_callers_keep_their_tags(serve, aggregator, payloads):
     """First seen, first kept: the callers of the first run keep their own tag sets; the later ones fold."""
     runs = walk(serve, aggregator, payloads[:2], max_tag_sets_per_metric=BUDGET)
     name = 'litellm.spend.metric.count'
-    keys = lambda submitted: {dict(t.split(':', 1) for t in tags).get('hashed_api_key') for n, tags in submitted if n == name}  # noqa: E731
+
+    def keys(submitted):
+        return {dict(t.split(':', 1) for t in tags).get('hashed_api_key') for n, tags in submitted if n == name}
+
     first, second = keys(runs[0][0]), keys(runs[1][0])
     assert OTHER not in first and first <= second and OTHER in second
 
@@ -278,7 +283,7 @@ def test_fates_are_kept_and_the_budget_holds(runs, limit, random):
                     fate = tuple(sorted((k, v) for k, v in result.items() if k != 'le'))
                     assert fates.setdefault((family, key, model, route), fate) == fate
                     submitted[family].add(tuple(sorted(result.items())))
-        for family, sets in submitted.items():
+        for sets in submitted.values():
             assert len(sets) <= limit
 
 
@@ -327,20 +332,25 @@ def test_route_values(path, value):
 
 
 def probed_payload(paths):
-    lines = ['# HELP litellm_proxy_total_requests_metric_total Requests', '# TYPE litellm_proxy_total_requests_metric_total counter']
+    lines = [
+        '# HELP litellm_proxy_total_requests_metric_total Requests',
+        '# TYPE litellm_proxy_total_requests_metric_total counter',
+    ]
     for path in paths:
         lines.append(f'litellm_proxy_total_requests_metric_total{{route="{path}",status_code="401"}} 1.0')
     return '\n'.join(lines) + '\n'
 
 
-PROBED = ['/v1/chat/completions', '/v1/embeddings'] + [f'/openai/probe{i}' for i in range(30)] + [
-    f'/scan{i}.php' for i in range(30)
-]
+PROBED = (
+    ['/v1/chat/completions', '/v1/embeddings']
+    + [f'/openai/probe{i}' for i in range(30)]
+    + [f'/scan{i}.php' for i in range(30)]
+)
 
 
 @pytest.mark.parametrize('fast_parser', [True, False], ids=['fast', 'base'])
 def test_probed_paths_do_not_multiply_route_values_by_default(serve, aggregator, fast_parser):
-    (runs, _), = walk(serve, aggregator, [probed_payload(PROBED)], fast_parser=fast_parser)
+    ((runs, _),) = walk(serve, aggregator, [probed_payload(PROBED)], fast_parser=fast_parser)
     routes = {
         dict(t.split(':', 1) for t in tags)['route']: value
         for (name, tags), (_, value) in runs.items()
@@ -350,7 +360,7 @@ def test_probed_paths_do_not_multiply_route_values_by_default(serve, aggregator,
 
 
 def test_probed_routes_keep_submits_every_path(serve, aggregator):
-    (runs, _), = walk(serve, aggregator, [probed_payload(PROBED)], probed_routes='keep')
+    ((runs, _),) = walk(serve, aggregator, [probed_payload(PROBED)], probed_routes='keep')
     routes = {tags for name, tags in runs if name == 'litellm.proxy.total_requests.metric.count'}
     assert len(routes) == len(PROBED)
 

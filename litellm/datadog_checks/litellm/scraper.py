@@ -343,7 +343,9 @@ class LitellmScraper(OpenMetricsScraper):
         new = {family: names for family, names in labels.items() if budget.reported.get(family) != names}
         if new:
             budget.reported.update(new)
-            where = '; '.join(f'{self.datadog_name(family)}: {", ".join(names)}' for family, names in sorted(new.items()))
+            where = '; '.join(
+                f'{self.datadog_name(family)}: {", ".join(names)}' for family, names in sorted(new.items())
+            )
             self.log.info(
                 'LiteLLM metrics past %d tag sets have labels folded into `other` (series past the room for folded '
                 'tag sets fold into one tag set; see litellm.scrape.folded_series): %s. Raise '
