@@ -9,8 +9,9 @@ lines, series without caller labels) is kept once, in place, so the result is va
 
 `grow_keys` keeps a capture's own mix instead (each key its models, end users, statuses): the series of each key
 are copied with fresh key hashes, aliases, users, end users, teams and orgs (they grow with the keys on a real
-proxy: one team per ten keys in the callers profile) until the payload has N keys. A real 1,000-key capture of the harness's callers profile grown to 3,000 keys is the
-size of a real 3,000-key scrape (README, Performance).
+proxy: one team per ten keys in the callers profile) until the payload has N keys. The committed 1,000-key
+capture of the harness's callers profile grown to 3,000 keys is the size of a real 3,000-key scrape (root README,
+the harness paragraph).
 
 Pure functions of the input text; imported by the tests and by `scripts/bench.py`.
 """
