@@ -9,7 +9,7 @@ import pytest
 
 from datadog_checks.litellm import LitellmCheck
 
-from .common import callers_fixture_dirs, read_capture, scrape_sequence
+from .common import callers_fixture_dirs, final_scrape, read_capture, scrape_sequence
 
 CAPTURES = callers_fixture_dirs()
 # The routes LiteLLM serves that the profile's callers call.
@@ -80,7 +80,7 @@ def test_callers_and_tag_sets_grow_run_over_run(capture):
 
 @pytest.mark.parametrize('capture', CAPTURES)
 def test_probed_paths_are_in_route(capture):
-    body = list(scrape_sequence(capture))[-1]
+    body = final_scrape(capture)
     routes = label_values(body, 'route')
     routes = {r.decode() for r in routes}
     probed = {r for r in routes if PASS_THROUGH.match(r)}

@@ -52,8 +52,8 @@ def test_fifty_callers_match_the_issue_payload():
 
 
 def test_grow_keys_copies_each_key_with_its_own_mix():
-    """A capture's keys copied to more keys: each copy has a key's series with fresh key, alias, user and end user,
-    and its team; series of no key are kept once."""
+    """A capture's keys copied to more keys: each copy has a key's series with fresh key, alias, user, end user and
+    team; series of no key are kept once."""
     seed = read_fixture('real', f'{NEWEST}-budgets', 'metrics.txt', mode='r')
     have = set(re.findall(r'hashed_api_key="([0-9a-f]{64})"', seed))
     grown = grow_keys(seed, 2 * len(have) + 1)
@@ -75,6 +75,5 @@ def test_grow_keys_copies_each_key_with_its_own_mix():
             assert copy.get('hashed_api_key', '') not in have
             suffixes = {v.rsplit('~', 1)[1] for k, v in copy.items() if k != 'hashed_api_key'}
             assert len(suffixes) <= 1, sample
-            assert sample.labels.get('team', 'None') in {s.labels.get('team', 'None') for s in before.samples}
-    # a series without a key, user or end user stays once
+    # a series without a key, user, end user or team stays once
     assert grown.count('litellm_deployment_state{') == seed.count('litellm_deployment_state{')

@@ -8,9 +8,10 @@ template (a caller is one identity: one key, team, user, IP and user agent). Eve
 lines, series without caller labels) is kept once, in place, so the result is valid exposition text.
 
 `grow_keys` keeps a capture's own mix instead (each key its models, end users, statuses): the series of each key
-are copied with fresh key hashes, aliases, users and end users (teams and orgs are shared, as on a real proxy)
-until the payload has N keys. A real 1,000-key capture of the harness's callers profile grown to 3,000 keys is the
-size of a real 3,000-key scrape (README, Performance).
+are copied with fresh key hashes, aliases, users, end users, teams and orgs (they grow with the keys on a real
+proxy: one team per ten keys in the callers profile) until the payload has N keys. The committed 1,000-key
+capture of the harness's callers profile grown to 3,000 keys is the size of a real 3,000-key scrape (root README,
+the harness paragraph).
 
 Pure functions of the input text; imported by the tests and by `scripts/bench.py`.
 """
@@ -122,8 +123,10 @@ def grow(text, callers):
     return _by_family(text, lambda block: _grow_block(block, callers))
 
 
-# What a copy of a key gets fresh values for; its team and org stay.
-COPIED_LABELS = frozenset({'hashed_api_key', 'api_key_alias', 'user', 'user_email', 'end_user'})
+# What a copy of a key gets fresh values for: everything that names who called.
+COPIED_LABELS = frozenset(
+    {'hashed_api_key', 'api_key_alias', 'user', 'user_email', 'end_user', 'team', 'team_alias', 'org_id', 'org_alias'}
+)
 _KEY_HASH = re.compile(r'hashed_api_key="([0-9a-f]{64})"')
 
 
@@ -139,8 +142,8 @@ def grow_keys(text, keys):
     """`text` (a scrape with per-key series) with its keys copied until it has `keys` distinct key hashes: copy c
     of the key seen i-th (i < have, the keys in `text`) is made when c * have + i < keys, and holds each series of
     that key with fresh values of COPIED_LABELS. Series of no key (named keys such as the master key's alias
-    included) are kept once; series of users or end users without a key (their budget gauges) are copied for every
-    copy. Values are copied as they are. Copies follow the originals in each family, series by series."""
+    included) are kept once; series of users, end users or teams without a key (their budget gauges) are copied
+    for every copy. Values are copied as they are. Copies follow the originals in each family, series by series."""
     order = {}
     for match in _KEY_HASH.finditer(text):
         order.setdefault(match.group(1), len(order))

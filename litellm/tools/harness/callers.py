@@ -25,12 +25,10 @@ by their sha256 only); local paths as capture.py does. Requests are bounded in c
 from __future__ import annotations
 
 import concurrent.futures
-import datetime
 import gzip
 import hashlib
 import json
 import lzma
-import platform
 import random
 import re
 import time
@@ -345,16 +343,7 @@ def run_capture(
 
     config = json.loads(json.dumps(stack.config).replace(stack.master_key, "sk-REDACTED"))
     capture_doc = {
-        "litellm_version": version,
-        "captured_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
-        "venv_python": info.get("python"),
-        "harness_python": platform.python_version(),
-        "packages": capture._venv_package_versions(
-            venv, ["litellm", "prometheus_client", "fastapi", "uvicorn", "starlette", "redis"]
-        ),
-        "redis_server": capture._redis_version() if stack.redis else None,
-        "cache": "redis" if stack.redis else None,
-        "profile": "callers",
+        **capture.provenance(version, venv, info, stack, "callers"),
         "callers": callers,
         "teams": len({budget_auth.caller_spec(i, callers)["team_id"] for i in range(callers)}),
         "users": len({budget_auth.caller_spec(i, callers)["user_id"] for i in range(callers)}),

@@ -157,6 +157,22 @@ def _redis_version() -> str:
     return match.group(1) if match else out.strip()
 
 
+def provenance(version: str, venv: Path, info: dict, stack, profile: str) -> dict:
+    """The first fields of every capture.json: what was captured, when, with which packages."""
+    return {
+        "litellm_version": version,
+        "captured_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
+        "venv_python": info.get("python"),
+        "harness_python": platform.python_version(),
+        "packages": _venv_package_versions(
+            venv, ["litellm", "prometheus_client", "fastapi", "uvicorn", "starlette", "redis"]
+        ),
+        "redis_server": _redis_version() if stack.redis else None,
+        "cache": "redis" if stack.redis else None,
+        "profile": profile,
+    }
+
+
 def _endpoint_record(res: harness.ScrapeResult) -> dict:
     return {
         "path": "/" + res.url.split("/", 3)[-1],
@@ -270,16 +286,7 @@ def run_capture(
     text = bodies["metrics.txt"].decode("utf-8", "replace")
     families = metric_families(text)
     capture = {
-        "litellm_version": version,
-        "captured_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
-        "venv_python": info.get("python"),
-        "harness_python": platform.python_version(),
-        "packages": _venv_package_versions(
-            venv, ["litellm", "prometheus_client", "fastapi", "uvicorn", "starlette", "redis"]
-        ),
-        "redis_server": _redis_version() if stack.redis else None,
-        "cache": "redis" if stack.redis else None,
-        "profile": profile,
+        **provenance(version, venv, info, stack, profile),
         "num_workers": workers,
         "prometheus_multiproc_dir_set": bool(multiproc),
         "install_seconds": info.get("install_seconds"),
@@ -371,36 +378,31 @@ def main(argv=None) -> int:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _terminate)
+    common = {"use_redis": not args.no_redis, "cache_root": args.cache_root, "keep_workdir": args.keep_workdir}
     if args.profile == "callers":
         from . import callers  # a package import: run as ``python -m tools.harness.capture``
 
-        try:
-            callers.run_capture(
-                args.version,
-                args.out,
-                callers=args.callers,
-                scrapes=args.scrapes,
-                compress=args.compress,
-                use_redis=not args.no_redis,
-                cache_root=args.cache_root,
-                keep_workdir=args.keep_workdir,
-                phase_timeout=args.phase_timeout,
-            )
-        finally:
-            harness.stop_all_processes()
-        return 0
-    try:
-        run_capture(
-            args.version,
-            args.out,
-            workers=args.workers,
-            multiproc=args.multiproc,
-            rounds=args.rounds,
-            use_redis=not args.no_redis,
-            cache_root=args.cache_root,
-            keep_workdir=args.keep_workdir,
-            profile=args.profile,
+        run, options = (
+            callers.run_capture,
+            {
+                "callers": args.callers,
+                "scrapes": args.scrapes,
+                "compress": args.compress,
+                "phase_timeout": args.phase_timeout,
+            },
         )
+    else:
+        run, options = (
+            run_capture,
+            {
+                "workers": args.workers,
+                "multiproc": args.multiproc,
+                "rounds": args.rounds,
+                "profile": args.profile,
+            },
+        )
+    try:
+        run(args.version, args.out, **common, **options)
     finally:
         harness.stop_all_processes()
     return 0
