@@ -8,7 +8,7 @@ CHECK := litellm
 help:
 	@echo "make demo   - run the check against a real LiteLLM proxy on this machine"
 	@echo "make test   - lint, ddev validations and every test (installs what it needs)"
-	@echo "make bench  - scrape benchmark (CPU, memory, series per scrape for 10, 50, 300 callers)"
+	@echo "make bench  - scrape benchmark (CPU, memory, series per scrape for 10, 50, 300 callers; a 3,000-key scrape with and without a budget)"
 	@echo "make fmt    - format the code"
 	@echo "make live-env - install the LiteLLM proxy and redis-server the live tests use (make test does it)"
 
@@ -63,7 +63,8 @@ demo: venv
 	@.cache/venv/bin/python scripts/demo.py
 
 # Scrape benchmark: CPU, wall, peak RSS and contexts per scrape of a payload grown for N = 10, 50, 300 callers,
-# then a 100-scrape memory run and a profile (about 10 minutes on 2 cores). Options: make bench BENCH_ARGS=--quick
+# then a 100-scrape memory run, a profile, and a 3,000-key scrape with and without a tag budget (about 20 minutes on
+# 2 cores). Options: make bench BENCH_ARGS=--quick, BENCH_ARGS=--full-only
 .PHONY: bench
 bench: venv
 	@.cache/venv/bin/python scripts/bench.py $(BENCH_ARGS)

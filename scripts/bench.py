@@ -16,6 +16,11 @@ spends its time.
     make bench                                        # N = 10, 50, 300; memory run; profile
     make bench BENCH_ARGS=--quick                     # N = 10, 50, fewer scrapes, short memory run
     make bench BENCH_ARGS='--n 50 --configs a,a0 --no-memory --no-profile'
+    make bench BENCH_ARGS='--full-only'                  # the full-size table alone
+
+Then the full-size table: the last scrape of the newest callers capture (1,000 keys) grown to `--full-keys` keys
+(3,000: the size of a real 3,000-key proxy's scrape), our check with its default budget (which folds there) and
+with none (a1), against the plain check, each in fresh processes taking turns (`--full-rounds`).
 """
 
 import argparse
@@ -35,13 +40,14 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'litellm'))
 
-from tests.common import NEWEST, REAL_FIXTURES  # noqa: E402
+from tests.common import NEWEST, NEWEST_CALLERS, REAL_FIXTURES, final_scrape  # noqa: E402
 from tests.http_server import LocalServer, Response  # noqa: E402
-from tools.grow import grow  # noqa: E402
+from tools.grow import grow, grow_keys  # noqa: E402
 
 CONFIGS = {
     'a': 'our check, defaults',
     'a0': 'our check, raw_line_filters: []',
+    'a1': 'our check, max_tag_sets_per_metric: 0',
     'b': 'plain V2, seed rename table',
     'c': 'parse alone',
 }
@@ -128,6 +134,8 @@ def make_check(config, url):
     instance = {'openmetrics_endpoint': url, 'timeout': 120}
     if config == 'a0':
         instance['raw_line_filters'] = []
+    if config == 'a1':
+        instance['max_tag_sets_per_metric'] = 0
     cls = PlainCheck if config == 'b' else LitellmCheck
     return cls('litellm', {}, [instance])
 
@@ -201,7 +209,7 @@ def child(args):
 
     scrapes, memory = [], []
     baseline = rss_mb()  # before the first scrape: what a run adds (the check's cache included) is the growth
-    for i in range(args.scrapes + 1):
+    for i in range(args.scrapes + args.warmups):
         sink.reset()
         cpu, wall = time.process_time(), time.perf_counter()
         if text is not None:
@@ -209,12 +217,15 @@ def child(args):
         else:
             run_check(check)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        if i:  # the first scrape is the warm-up
+        if i >= args.warmups:
             scrapes.append({'cpu': cpu, 'wall': wall, 'calls': sink.calls, 'contexts': len(sink.contexts)})
+        elif not i:
+            first = {'cpu': cpu, 'wall': wall}
         if args.memory and i + 1 in (2, args.scrapes + 1):
             memory.append({'scrape': i + 1, 'rss_mb': rss_mb(), 'gc_objects': len(gc.get_objects())})
 
     result = {
+        'first': first,
         'scrapes': scrapes,
         'peak_rss_mb': rss_mb('VmHWM'),
         'growth_mb': rss_mb('VmHWM') - baseline,
@@ -294,8 +305,9 @@ def spawn(*extra):
     return out
 
 
-def run_child(args, config, url, scrapes, memory=False):
-    extra = ['--child', config, '--url', url, '--scrapes', str(scrapes)] + (['--memory'] if memory else [])
+def run_child(args, config, url, scrapes, memory=False, warmups=1):
+    extra = ['--child', config, '--url', url, '--scrapes', str(scrapes), '--warmups', str(warmups)]
+    extra += ['--memory'] if memory else []
     extra += ['--unpatched-parser'] if args.unpatched_parser else []
     return json.loads(spawn(*extra).strip().splitlines()[-1])
 
@@ -402,6 +414,7 @@ def header(args, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--n', type=lambda s: [int(x) for x in s.split(',')], help='callers, e.g. 10,50,300')
+    parser.add_argument('--warmups', type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument('--scrapes', type=int, help='measured scrapes after the warm-up (default 5; 3 at N>=300)')
     parser.add_argument('--rounds', type=int, help='fresh processes per configuration, taking turns (3; 1 at N>=300)')
     parser.add_argument('--configs', type=lambda s: s.split(','), default=['a', 'b', 'c'], help='a,a0,b,c')
@@ -409,6 +422,9 @@ def main():
     parser.add_argument('--memory-n', type=int, default=10)
     parser.add_argument('--memory-scrapes', type=int, default=100)
     parser.add_argument('--profile-n', type=int, default=50)
+    parser.add_argument('--full-keys', type=int, default=3000, help='keys of the full-size table (0: none)')
+    parser.add_argument('--full-rounds', type=int, default=2)
+    parser.add_argument('--full-only', action='store_true', help='only the full-size table')
     parser.add_argument('--no-memory', action='store_true')
     parser.add_argument('--no-profile', action='store_true')
     parser.add_argument('--unpatched-parser', action='store_true', help="prometheus_client's own sample parser")
@@ -431,6 +447,8 @@ def main():
     args.n = args.n or [10, 50, 300]
     seed = seed_text()
     print(header(args, seed))
+    if args.full_only:
+        return full_size(args)
     table(args, seed)
     if not args.no_memory:
         memory_run(args, seed)
@@ -441,6 +459,39 @@ def main():
             print(spawn('--profile-child', '--url', url, '--profile-n', str(args.profile_n), *extra).rstrip())
         finally:
             server.__exit__(None, None, None)
+    if args.full_keys:
+        full_size(args)
+
+
+def full_size(args):
+    """A scrape the size of a real 3,000-key proxy's: CPU of each run relative to the plain check, and the memory
+    each check holds (peak RSS growth over the process's start, the series cache included)."""
+    payload = grow_keys(final_scrape(NEWEST_CALLERS).decode(), args.full_keys)
+    server, url, body = serve(payload)
+    configs = ('a', 'a1', 'b')
+    results = {config: [] for config in configs}
+    try:
+        for _ in range(args.full_rounds):
+            for config in configs:
+                # Two warm-ups: without a tag budget, the first run's 72 MiB leaves the cache to fill in the second.
+                results[config].append(run_child(args, config, url, 2, warmups=2))
+    finally:
+        server.__exit__(None, None, None)
+    print(
+        f'\n== full size: {NEWEST_CALLERS} grown to {args.full_keys} keys, {len(body) / 1e6:.0f} MB, '
+        f'{payload.count(chr(10))} lines; '
+        f'{args.full_rounds} rounds of 2 warm-ups and 2 scrapes per process; medians'
+    )
+    plain = statistics.median(run['cpu'] for one in results['b'] for run in one['scrapes'])
+    for config in configs:
+        runs = [run for one in results[config] for run in one['scrapes']]
+        cpu = statistics.median(run['cpu'] for run in runs)
+        growth = statistics.median(one['growth_mb'] for one in results[config])
+        first = statistics.median(one['first']['cpu'] for one in results[config])
+        print(
+            f'   {config:<2} {CONFIGS[config]:<38} CPU {cpu:6.2f} s = {cpu / plain:.2f} x plain (first run {first:5.1f} s);'
+            f' holds {growth:5.0f} MB; {runs[-1]["contexts"]} contexts'
+        )
 
 
 if __name__ == '__main__':

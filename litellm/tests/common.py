@@ -1,5 +1,8 @@
 """Names and paths the tests share."""
 
+import gzip
+import json
+import lzma
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -114,13 +117,54 @@ def real_fixture_dirs():
     return sorted(d for d in os.listdir(REAL_FIXTURES) if os.path.isfile(os.path.join(REAL_FIXTURES, d, 'metrics.txt')))
 
 
+def _release(name):
+    return tuple(int(p) for p in name.split('-', 1)[0].split('.'))
+
+
 def budget_fixture_dirs():
     """Real captures of the harness's budgets profile (custom auth with budgets and limits), oldest release first."""
+    return sorted((d for d in real_fixture_dirs() if d.endswith('-budgets')), key=_release)
 
-    def release(name):
-        return tuple(int(p) for p in name.split('-', 1)[0].split('.'))
 
-    return sorted((d for d in real_fixture_dirs() if d.endswith('-budgets')), key=release)
+def callers_fixture_dirs():
+    """Real captures of the harness's callers profile (a sequence of scrapes as callers grow), oldest release first."""
+    return sorted(
+        (d for d in os.listdir(REAL_FIXTURES) if d.endswith('-callers') and os.path.isfile(capture_json_path(d))),
+        key=_release,
+    )
+
+
+def capture_json_path(capture):
+    """capture.json of a capture: a folder name under fixtures/real/, or any folder the harness wrote."""
+    return os.path.join(capture if os.path.isabs(capture) else os.path.join(REAL_FIXTURES, capture), 'capture.json')
+
+
+def read_capture(capture):
+    with open(capture_json_path(capture)) as f:
+        return json.load(f)
+
+
+def read_scrape(path):
+    """One scrape as served (bytes), from a file compressed by its extension (.xz, .gz) or not."""
+    opener = {'.xz': lzma.open, '.gz': gzip.open}.get(os.path.splitext(path)[1], open)
+    with opener(path, 'rb') as f:
+        return f.read()
+
+
+def final_scrape(capture):
+    """The last scrape of a callers-profile capture (the biggest), decompressed: what `tools.grow.grow_keys` grows
+    to a full-size payload, e.g. `grow_keys(final_scrape(NEWEST_CALLERS).decode(), 3000)`."""
+    folder = os.path.dirname(capture_json_path(capture))
+    return read_scrape(os.path.join(folder, read_capture(capture)['scrapes'][-1]['file']))
+
+
+def scrape_sequence(capture):
+    """The scrapes of a callers-profile capture in the order they were taken, decompressed, one at a time: walk
+    them run after run with one check (a `Response` whose `body` is replaced before each run; see `walk_scrapes`
+    in conftest.py). `capture` is a folder under fixtures/real/ or the path of one the harness wrote elsewhere."""
+    folder = os.path.dirname(capture_json_path(capture))
+    for scrape in read_capture(capture)['scrapes']:
+        yield read_scrape(os.path.join(folder, scrape['file']))
 
 
 def scrape_payloads():
@@ -140,6 +184,8 @@ def read_fixture(*parts, mode='rb'):
 
 
 NEWEST = '1.110.2'
+# The callers-profile capture of the newest release: a sequence of scrapes as 1,000 keys come (test_callers.py).
+NEWEST_CALLERS = f'{NEWEST}-callers'
 
 # The LiteLLM release the live tests, `make live-env`, `make demo` and CI run: pinned here and nowhere else.
 LITELLM_VERSION = '1.110.2'
@@ -184,7 +230,12 @@ SEED_NOT_IN_CAPTURE = {
 }
 
 # Metrics the check computes itself rather than renaming a LiteLLM family.
-CHECK_METRICS = {'litellm.scrape.series', 'litellm.scrape.skipped_lines', 'litellm.scrape.truncated'}
+CHECK_METRICS = {
+    'litellm.scrape.series',
+    'litellm.scrape.skipped_lines',
+    'litellm.scrape.truncated',
+    'litellm.scrape.folded_series',
+}
 # Model health from /health (model_health.py): only with `litellm_health_endpoint`, tested in test_model_health.py.
 CHECK_METRICS |= {
     'litellm.endpoint.health_age',

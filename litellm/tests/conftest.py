@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from .common import read_fixture
+from .common import read_fixture, scrape_sequence
 from .http_server import LocalServer, Response
 
 
@@ -30,6 +30,26 @@ def serve_fixture(serve):
         return {'openmetrics_endpoint': f'{server.base_url}/metrics/', **instance_options}
 
     return start
+
+
+@pytest.fixture
+def walk_scrapes(serve, dd_run_check, aggregator):
+    """Run one check over the scrapes of a callers capture (common.scrape_sequence), in order: a generator that
+    yields (scrape index, check) after each run, the aggregator holding that run's submissions only."""
+
+    def walk(capture, check_class, **instance_options):
+        response = Response(b'')
+        server = serve({'/metrics/': response})
+        check = check_class(
+            'litellm', {}, [{'openmetrics_endpoint': f'{server.base_url}/metrics/', **instance_options}]
+        )
+        for index, body in enumerate(scrape_sequence(capture)):
+            response.body = body
+            aggregator.reset()
+            dd_run_check(check)
+            yield index, check
+
+    return walk
 
 
 def pytest_configure(config):

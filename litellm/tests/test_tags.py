@@ -449,12 +449,12 @@ def test_policy_on_a_series_identity():
         'team': 'None',
         'api_provider': '',
         'hashed_api_key': 'raw',
-        'route': '/chat',
+        'route': '/chat/completions',
         'le': '0.5',
     }
     assert policy.labels(labels) == {
         'hashed_api_key': hashlib.sha256(b'raw').hexdigest(),
-        'route': '/chat',
+        'route': '/chat/completions',
         'le': '0.5',
     }
     assert policy.combiner('litellm_spend_metric', 'counter', 'litellm_spend_metric_total')(1, 2) == 3

@@ -1,6 +1,7 @@
 """The scraper: a run's transport, its two hooks into the base library's pipeline (the parser and the tag step)
 and its health. Every change to how samples are read, tagged or combined starts here."""
 
+from prometheus_client.metrics_core import Metric
 from requests import exceptions as rex
 from urllib3 import exceptions as u3
 
@@ -10,6 +11,7 @@ from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.base.errors import ConfigurationError
 
 from .licence import UNLICENSED_FAMILY
+from .metrics import METRIC_MAP
 from .parsing.families import FILTERED, PlainFamily, Reader, TaggedFamily, broken_plain_series
 from .parsing.options import base_path_options
 from .parsing.series_cache import DEFAULT_CACHE_SIZE
@@ -48,6 +50,7 @@ class LitellmScraper(OpenMetricsScraper):
         if self.include_labels:
             self.include_labels |= BOUND_TAGS
         self.reader = self.make_reader(config)
+        self.budgeted = {}  # family -> whether the base path budgets it (the base submits it)
 
     def make_reader(self, config):
         if not is_affirmative(config.get('fast_parser', True)):
@@ -195,7 +198,7 @@ class LitellmScraper(OpenMetricsScraper):
             if not isinstance(metric, TaggedFamily):
                 if metric.type == 'histogram':
                     self.withhold_broken_series(metric)
-                self.tag_policy.apply(metric)
+                self.tag_policy.apply(metric, budgeted=self.submits(metric))
                 if isinstance(metric, PlainFamily) and metric.withheld:
                     # Tag sets an unreadable line of the family may have belonged to (Reader.withhold).
                     self.reader.withhold(metric.withheld, metric.samples, lambda sample: (sample.name, sample.labels))
@@ -219,10 +222,19 @@ class LitellmScraper(OpenMetricsScraper):
         self.broken_count += 1
         self.log.debug('A series of the LiteLLM histogram %s was not submitted (%s): %s', family, problem, labels)
 
+    def submits(self, metric):
+        """Whether the base library submits this family (the budget counts only those)."""
+        known = self.budgeted.get(metric.name)
+        if known is None:
+            known = self.budgeted[metric.name] = self.transforms(Metric(metric.name, '', metric.type)) is not None
+        return known
+
     def scrape(self):
         self.series = 0
         self.broken = []
         self.broken_count = 0
+        if self.tag_policy.budget is not None:
+            self.tag_policy.budget.begin()
         self.unlicensed = False
         self.body_lines = None
         waiting = self.rate_limit.remaining()
@@ -245,6 +257,7 @@ class LitellmScraper(OpenMetricsScraper):
                 raise  # a bug, not a transport failure: keep its traceback (run() scrubs registered secrets)
             raise http_errors.ScrapeError(message) from None
         self.report_scraped_body()
+        self.report_folded()
         # Sent on every successful scrape of any proxy, whatever its version or settings: no LiteLLM family
         # is (an idle or unlicensed proxy may export none), so this is the manifest's check metric. It also
         # shows the custom-metric cost of the scrape.
@@ -350,6 +363,38 @@ class LitellmScraper(OpenMetricsScraper):
             self.warning(message)
         else:
             self.submit_health_check(ServiceCheck.OK)
+
+    def report_folded(self):
+        """`scrape.folded_series` per metric that folded in this run, and once per change of what folds, a log
+        line saying which labels fold where and how to avoid it. Folding as configured is not a failure."""
+        budget = self.tag_policy.budget
+        if budget is None:
+            return
+        folded = self.reader.series.folded(self.reader.tick) if self.reader is not None else {}
+        for family, count in budget.folded.items():
+            folded[family] = folded.get(family, 0) + count
+        for family, count in sorted(folded.items()):
+            self.gauge('scrape.folded_series', count, tags=[*self.tags, f'metric:{self.datadog_name(family)}'])
+        labels = budget.folded_labels()
+        new = {family: names for family, names in labels.items() if budget.reported.get(family) != names}
+        if new:
+            budget.reported.update(new)
+            where = '; '.join(
+                f'{self.datadog_name(family)}: {", ".join(names)}' for family, names in sorted(new.items())
+            )
+            self.log.info(
+                'LiteLLM metrics past %d tag sets have labels folded into `other` (series past the room for folded '
+                'tag sets fold into one tag set; see litellm.scrape.folded_series): %s. Raise '
+                '`max_tag_sets_per_metric` (0: no limit), drop the labels with `exclude_labels`, or at the source: '
+                'LiteLLM 1.110+ `prometheus_metrics_max_series_per_metric`, or its per-metric label settings '
+                '(`prometheus_metrics_config`).',
+                budget.limit,
+                where,
+            )
+
+    def datadog_name(self, family):
+        """The name a family is submitted under, without the type's suffix (`.count`, `.bucket`, ...)."""
+        return f'{self.namespace}.{METRIC_MAP.get(family, family)}' if self.namespace else family
 
     def skipped_message(self):
         reader = self.reader

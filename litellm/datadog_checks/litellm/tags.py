@@ -21,6 +21,8 @@ from datadog_checks.base.config import is_affirmative
 from datadog_checks.base.errors import ConfigurationError
 from datadog_checks.base.utils.tagging import GENERIC_TAGS
 
+from .routes import route_value
+
 # Client addresses, user agents and e-mail addresses: personal data, and a new series for every caller.
 PERSONAL_LABELS = frozenset({'client_ip', 'user_agent', 'user_email'})
 # Multi-worker proxies (`--num_workers` with PROMETHEUS_MULTIPROC_DIR) give most gauges one series per worker
@@ -47,6 +49,7 @@ GENERIC_RENAMES = {name: RENAME_PREFIX + name for name in sorted(RESERVED_TAGS)}
 NO_LIMIT = float(2**63)
 
 API_KEY_LABEL = 'hashed_api_key'
+ROUTE_LABEL = 'route'
 _SHA256_HEX = re.compile(r'[0-9a-f]{64}')
 _HASHED_JWT = re.compile(r'hashed-jwt-[0-9a-f]{64}')
 # Values LiteLLM puts in `hashed_api_key` that are names, not keys: the master key's alias (since about 1.85),
@@ -134,6 +137,8 @@ class TagPolicy:
         drop_no_limit=True,
         exclude_samples=None,
         always_keep=(),
+        probed_routes=True,
+        budget=None,
     ):
         always_keep = STRUCTURAL_LABELS | frozenset(always_keep)
         self.drop_labels = frozenset(drop_labels) - always_keep
@@ -145,6 +150,8 @@ class TagPolicy:
         # The base's `exclude_metrics_by_labels` ({label: predicate}): matched on LiteLLM's labels before any is
         # dropped, so it keeps working on the labels this policy removes.
         self.exclude_samples = exclude_samples or {}
+        self.probed_routes = probed_routes  # probed paths in `route` become `<prefix>/*` or `other` (routes.py)
+        self.budget = budget  # a TagBudget, or None: no limit
 
     @classmethod
     def from_config(cls, config, exclude_samples=None, hostname_label=''):
@@ -164,6 +171,8 @@ class TagPolicy:
             drop_no_limit=not _flag(config, 'submit_no_limit_sentinels', False),
             exclude_samples=exclude_samples,
             always_keep=always_keep,
+            probed_routes=_probed_routes(config),
+            budget=TagBudget.from_config(config),
         )
 
     def labels(self, labels):
@@ -176,6 +185,8 @@ class TagPolicy:
                 continue
             if name == API_KEY_LABEL and self.hash_api_keys:
                 value = hash_api_key(value)
+            elif name == ROUTE_LABEL and self.probed_routes:
+                value = route_value(value)
             kept[name] = value
         return kept
 
@@ -204,14 +215,23 @@ class TagPolicy:
             return operator.add
         return _REDUCERS[gauge_rule(family)]
 
-    def apply(self, metric):
-        """Rewrite one parsed family in place: tags' labels, dropped values, series with the same tags combined."""
+    def apply(self, metric, budgeted=True):
+        """Rewrite one parsed family in place: tags' labels, dropped values, series over the budget folded, series
+        with the same tags combined. The budget decides each series' fate as the series cache does: at its first
+        sample in exposition order, whatever its value (series_cache.py)."""
         family, family_type = metric.name, metric.type
+        budget = self.budget if budgeted else None
         combined = {}
         for sample in metric.samples:
-            if not self.submits(family_type, sample.value) or (self.exclude_samples and self.excluded(sample.labels)):
+            if self.exclude_samples and self.excluded(sample.labels):
                 continue
             labels = self.labels(sample.labels)
+            if budget is not None:
+                labels, folded = budget.fate(family, labels)
+                if folded:
+                    budget.count(family, labels)
+            if not self.submits(family_type, sample.value):
+                continue
             key = (sample.name, tuple(sorted(labels.items())))
             previous = combined.get(key)
             if previous is None:
@@ -221,6 +241,119 @@ class TagPolicy:
                 combined[key] = previous._replace(value=combine(previous.value, sample.value))
         metric.samples = list(combined.values())
         return metric
+
+
+OTHER = 'other'  # the value of a folded label, as LiteLLM's own per-metric series limit writes it
+# The smallest budget: room for a tag set of its own and the folded one, for each bound of LiteLLM's largest
+# histograms (36 buckets in 1.79-1.80).
+MIN_BUDGET = 100
+DEFAULT_BUDGET = 1000
+
+
+class TagBudget:
+    """At most `limit` tag sets per metric, a bucket's bound counting as part of its tag set: the fate of each
+    series (its own tag set, or folded) decided at its first sample and kept while the check runs.
+
+    Per family: the tag sets kept as they are (first seen, in exposition order), while they leave room for the
+    folded ones; past them, the labels that vary most among the kept tag sets (measured once, when the family
+    first overflows) are set to `other` (a partial fold), while the family has room for such tag sets; past
+    those, every series folds into one tag set, the folded labels `other` and no other label. Admitted tag sets
+    are never given back, and the room of a family never grows, so a series refused once is refused at every
+    run: its fate does not depend on the series cache remembering it, and no series moves between `other` and
+    its own tag set. Memory: the admitted tag sets, at most `limit` per family."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.families = {}
+        self.folded = {}  # family -> series (every sample but a +Inf bucket) folded in this run
+        self.reported = {}  # family -> the folded labels last logged
+
+    @classmethod
+    def from_config(cls, config):
+        limit = config.get('max_tag_sets_per_metric')
+        limit = DEFAULT_BUDGET if limit is None else limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0 or 0 < limit < MIN_BUDGET:
+            raise ConfigurationError(
+                f'Setting `max_tag_sets_per_metric` must be 0 (no limit) or an integer of at least {MIN_BUDGET}'
+            )
+        return cls(limit) if limit else None
+
+    def begin(self):
+        self.folded = {}
+
+    def fate(self, family, labels):
+        """(labels, folded): the labels of a series after the budget, from its labels after the tag policy."""
+        state = self.families.get(family)
+        if state is None:
+            state = self.families[family] = FamilyBudget()
+        tag_set = []
+        for name, value in labels.items():
+            if name in STRUCTURAL_LABELS:
+                if len(state.bounds) <= self.limit:  # past the limit, bounds alone leave no room: not counted
+                    state.bounds.add(value)
+            else:
+                tag_set.append((name, value))
+        tag_set = tuple(sorted(tag_set))
+        if tag_set in state.kept:
+            return labels, False
+        room = self.limit // max(len(state.bounds), 1)  # tag sets of this family
+        reserve = max(room // 10, 1)  # of which the folded ones
+        if state.fold_labels is None and len(state.kept) + reserve < room:
+            state.kept.add(tag_set)
+            return labels, False
+        if state.fold_labels is None:
+            state.fold_labels = most_varying(state.kept | {tag_set}, reserve - 1)
+        folded = tuple((name, OTHER if name in state.fold_labels else value) for name, value in tag_set)
+        if folded not in state.folds:
+            if len(state.folds) + 1 < reserve:
+                state.folds.add(folded)
+            else:
+                folded = tuple((name, OTHER) for name in state.fold_labels)
+        result = dict(folded)
+        result.update((name, value) for name, value in labels.items() if name in STRUCTURAL_LABELS)
+        return result, True
+
+    def count(self, family, labels, series=1):
+        """Count a folded sample in this run (a +Inf bucket is not a submitted series)."""
+        if not labels.get('le', '').endswith('Inf'):
+            self.folded[family] = self.folded.get(family, 0) + series
+
+    def folded_labels(self):
+        """{family: the labels folded in it}, for the families that fold."""
+        return {family: state.fold_labels for family, state in self.families.items() if state.fold_labels}
+
+
+class FamilyBudget:
+    __slots__ = ('kept', 'folds', 'bounds', 'fold_labels')
+
+    def __init__(self):
+        self.kept = set()
+        self.folds = set()
+        self.bounds = set()
+        self.fold_labels = None
+
+
+def most_varying(tag_sets, room):
+    """The labels to fold so that the tag sets, those labels set to `other`, are at most `room`: the labels with
+    the most distinct values first (a key and its alias vary together, and fold together)."""
+    values = {}
+    for tag_set in tag_sets:
+        for name, value in tag_set:
+            values.setdefault(name, set()).add(value)
+    ranked = sorted((name for name in values if len(values[name]) > 1), key=lambda name: (-len(values[name]), name))
+    for count in range(1, len(ranked) + 1):
+        folded = frozenset(ranked[:count])
+        left = {tuple((name, value) for name, value in tag_set if name not in folded) for tag_set in tag_sets}
+        if len(left) <= room:
+            return tuple(sorted(folded))
+    return tuple(sorted(ranked)) or tuple(sorted(values))
+
+
+def _probed_routes(config):
+    value = config.get('probed_routes') or 'fold'
+    if value not in ('fold', 'keep'):
+        raise ConfigurationError('Setting `probed_routes` must be `fold` or `keep`')
+    return value == 'fold'
 
 
 def _flag(config, name, default):

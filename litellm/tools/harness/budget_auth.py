@@ -1,4 +1,5 @@
-"""Custom auth of the harness's ``budgets`` profile: test keys mapped to keys, teams, users, orgs and end users.
+"""Custom auth of the harness's ``budgets`` and ``callers`` profiles: test keys mapped to keys, teams, users, orgs
+and end users.
 
 LiteLLM keeps virtual keys, teams and budgets in its database, which a proxy here cannot run. But it fills the
 budget and rate-limit families per request from the request's auth object, and ``general_settings.custom_auth``
@@ -8,13 +9,19 @@ functions.
 
 The test keys are random per run and reach the proxy in ``HARNESS_BUDGET_KEYS`` ({caller: key}); the master
 key is answered as LiteLLM answers it (the ``litellm_proxy_master_key`` alias, an admin).
+
+The ``callers`` profile (``callers_user_api_key_auth``) has thousands of generated callers instead: caller i's key
+is derived from a per-run seed (``HARNESS_CALLERS``: {"seed": ..., "count": N}), its key alias, team, user, org
+and budgets from i (``caller_spec``), and its end users, sent as the request's ``user``, from i too.
 """
 
+import hashlib
 import json
 import os
 from datetime import UTC, datetime, timedelta
 
 KEYS_ENV = 'HARNESS_BUDGET_KEYS'
+CALLERS_ENV = 'HARNESS_CALLERS'
 MASTER_ALIAS = 'litellm_proxy_master_key'
 
 # One entry per test key. Budgets are US dollars; `*_reset_hours` is when the budget resets, from the request's
@@ -203,8 +210,8 @@ def _public(request):
     return request.url.path in LiteLLMRoutes.public_routes.value
 
 
-async def user_api_key_auth(request, api_key):
-    """LiteLLM's custom auth hook: the master key is the admin, a test key its caller, anything else refused."""
+async def _authenticate(request, api_key, find):
+    """The master key is the admin, a key `find` knows its caller (auth object, end-user rows), else a 401."""
     from litellm.proxy._types import LitellmUserRoles, UserAPIKeyAuth
     from litellm.proxy.proxy_server import master_key
 
@@ -216,14 +223,113 @@ async def user_api_key_auth(request, api_key):
     if not token and _public(request):
         # before 1.100 custom auth also guards LiteLLM's public routes (readiness): answer them as LiteLLM does
         return UserAPIKeyAuth(user_role=LitellmUserRoles.INTERNAL_USER_VIEW_ONLY)
-    for name, key in _keys().items():
-        if token == key and name in CALLERS:
-            spec = CALLERS[name]
-            await _remember_end_user(spec)
-            return _auth_object(spec, key)
+    found = find(token) if token else None
+    if found is not None:
+        spec, end_users = found
+        for end_user in end_users:
+            await _remember_end_user(end_user)
+        return _auth_object(spec, token)
     # a 401 like LiteLLM's own refusal of an unknown key (any other exception becomes a 500)
     from litellm.proxy._types import ProxyException
 
     raise ProxyException(
         message='invalid key for the harness custom auth', type='auth_error', param='api_key', code=401
     )
+
+
+def _budget_caller(token):
+    for name, key in _keys().items():
+        if token == key and name in CALLERS:
+            return CALLERS[name], [CALLERS[name]]
+    return None
+
+
+async def user_api_key_auth(request, api_key):
+    """LiteLLM's custom auth hook of the ``budgets`` profile: the test keys of CALLERS."""
+    return await _authenticate(request, api_key, _budget_caller)
+
+
+# ---------------------------------------------------------------- the ``callers`` profile
+
+# Callers per team, user and org, and end users per caller: hundreds of teams and users for thousands of keys.
+KEYS_PER_TEAM = 10
+KEYS_PER_USER = 5
+KEYS_PER_ORG = 100
+END_USERS_PER_KEY = 3
+# End users a caller sends as the request's `user`, out of (count * END_USER_SHARE) distinct ones; one caller in
+# NO_END_USER sends none (LiteLLM's "None").
+END_USER_SHARE = 0.7
+NO_END_USER = 4
+
+
+def caller_key(seed, i):
+    """Caller i's key: `sk-` and 48 hex digits like LiteLLM's generated keys, random per run through the seed."""
+    return 'sk-' + hashlib.sha256(f'{seed}:{i}'.encode()).hexdigest()[:48]
+
+
+def caller_end_users(i, count):
+    """The end users caller i sends, in the order its requests use them (empty: the caller sends none)."""
+    if i % NO_END_USER == NO_END_USER - 1:
+        return []
+    pool = max(2, int(count * END_USER_SHARE))
+    return [f'customer-{(i + c * 7919) % pool:05d}' for c in range(END_USERS_PER_KEY)]
+
+
+def caller_spec(i, count):
+    """Caller i of `count`: key alias, team, user and org, and budgets and limits on some of each (CALLERS' shape)."""
+    teams = max(2, count // KEYS_PER_TEAM)
+    users = max(2, count // KEYS_PER_USER)
+    orgs = max(2, count // KEYS_PER_ORG)
+    team, user = i % teams, (i * 7) % users
+    org = team % orgs
+    spec = {
+        'key_alias': f'svc-{i:05d}',
+        'spend': round((i % 50) * 0.37, 2),
+        'team_id': f'team-{team:04d}',
+        'team_alias': f'Team {team:04d}',
+        'team_spend': round((team % 40) * 2.5, 2),
+        'user_id': f'user-{user:05d}',
+        'user_spend': round((user % 30) * 0.5, 2),
+        'org_id': f'org-{org:03d}',
+        'org_alias': f'Org {org:03d}',
+        'org_spend': round((org % 10) * 40.0, 2),
+    }
+    if i % 3:
+        spec.update(max_budget=10.0 + i % 40, key_reset_hours=24.0 * (1 + i % 30))
+    if i % 4 == 0:
+        spec.update(rpm_limit=6000, tpm_limit=6000000)
+    if team % 2 == 0:
+        spec.update(team_max_budget=500.0, team_reset_hours=168.0, team_rpm_limit=60000, team_tpm_limit=60000000)
+    if user % 3 == 0:
+        spec.update(user_max_budget=50.0, user_reset_hours=24.0 * (1 + user % 7))
+    if org % 2 == 0:
+        spec['org_max_budget'] = 5000.0
+    return spec
+
+
+def _end_user_row(end_user, j):
+    row = {'end_user': end_user, 'end_user_spend': round((j % 20) * 0.25, 2)}
+    if j % 2 == 0:
+        row['end_user_max_budget'] = 10.0
+    return row
+
+
+_CALLER_INDEX = {}
+
+
+def _generated_caller(token):
+    if not _CALLER_INDEX:
+        config = json.loads(os.environ.get(CALLERS_ENV) or '{}')
+        count = int(config.get('count', 0))
+        _CALLER_INDEX.update({caller_key(config.get('seed', ''), i): (i, count) for i in range(count)})
+    found = _CALLER_INDEX.get(token)
+    if found is None:
+        return None
+    i, count = found
+    rows = [_end_user_row(e, i + c) for c, e in enumerate(caller_end_users(i, count))]
+    return caller_spec(i, count), rows
+
+
+async def callers_user_api_key_auth(request, api_key):
+    """LiteLLM's custom auth hook of the ``callers`` profile: the generated callers of HARNESS_CALLERS."""
+    return await _authenticate(request, api_key, _generated_caller)

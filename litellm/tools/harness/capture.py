@@ -9,6 +9,10 @@ Usage (from the litellm/ package directory):
         --out tests/fixtures/real/1.110.2-features
     python -m tools.harness.capture --version 1.110.2 --profile budgets \
         --out tests/fixtures/real/1.110.2-budgets
+    python -m tools.harness.capture --version 1.110.2 --profile callers --callers 1000 \
+        --out tests/fixtures/real/1.110.2-callers
+
+The ``callers`` profile writes a sequence of compressed scrapes instead, as its callers grow: see callers.py.
 
 It installs LiteLLM==VERSION in a cached venv (<repo>/.cache/litellm/VERSION), starts
 redis-server, the fake upstream and ``litellm --config`` on loopback, drives real traffic
@@ -153,6 +157,22 @@ def _redis_version() -> str:
     return match.group(1) if match else out.strip()
 
 
+def provenance(version: str, venv: Path, info: dict, stack, profile: str) -> dict:
+    """The first fields of every capture.json: what was captured, when, with which packages."""
+    return {
+        "litellm_version": version,
+        "captured_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
+        "venv_python": info.get("python"),
+        "harness_python": platform.python_version(),
+        "packages": _venv_package_versions(
+            venv, ["litellm", "prometheus_client", "fastapi", "uvicorn", "starlette", "redis"]
+        ),
+        "redis_server": _redis_version() if stack.redis else None,
+        "cache": "redis" if stack.redis else None,
+        "profile": profile,
+    }
+
+
 def _endpoint_record(res: harness.ScrapeResult) -> dict:
     return {
         "path": "/" + res.url.split("/", 3)[-1],
@@ -266,16 +286,7 @@ def run_capture(
     text = bodies["metrics.txt"].decode("utf-8", "replace")
     families = metric_families(text)
     capture = {
-        "litellm_version": version,
-        "captured_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
-        "venv_python": info.get("python"),
-        "harness_python": platform.python_version(),
-        "packages": _venv_package_versions(
-            venv, ["litellm", "prometheus_client", "fastapi", "uvicorn", "starlette", "redis"]
-        ),
-        "redis_server": _redis_version() if stack.redis else None,
-        "cache": "redis" if stack.redis else None,
-        "profile": profile,
+        **provenance(version, venv, info, stack, profile),
         "num_workers": workers,
         "prometheus_multiproc_dir_set": bool(multiproc),
         "install_seconds": info.get("install_seconds"),
@@ -355,26 +366,43 @@ def main(argv=None) -> int:
         choices=harness.PROFILES,
         default="default",
         help="default: the traffic of every existing capture; features: plus the rarer families' triggers; "
-        "budgets: plus custom auth with budgets and rate limits",
+        "budgets: plus custom auth with budgets and rate limits; callers: thousands of callers, a scrape sequence",
     )
+    parser.add_argument("--callers", type=int, default=harness.CALLERS_DEFAULT, help="callers profile: keys")
+    parser.add_argument("--scrapes", type=int, default=6, help="callers profile: scrapes as the callers grow")
+    parser.add_argument("--compress", choices=("xz", "gz", "none"), default="xz", help="callers profile: scrapes")
+    parser.add_argument("--phase-timeout", type=float, default=600.0, help="callers profile: seconds per phase")
     args = parser.parse_args(argv)
 
     def _terminate(signum, frame):
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, _terminate)
-    try:
-        run_capture(
-            args.version,
-            args.out,
-            workers=args.workers,
-            multiproc=args.multiproc,
-            rounds=args.rounds,
-            use_redis=not args.no_redis,
-            cache_root=args.cache_root,
-            keep_workdir=args.keep_workdir,
-            profile=args.profile,
+    common = {"use_redis": not args.no_redis, "cache_root": args.cache_root, "keep_workdir": args.keep_workdir}
+    if args.profile == "callers":
+        from . import callers  # a package import: run as ``python -m tools.harness.capture``
+
+        run, options = (
+            callers.run_capture,
+            {
+                "callers": args.callers,
+                "scrapes": args.scrapes,
+                "compress": args.compress,
+                "phase_timeout": args.phase_timeout,
+            },
         )
+    else:
+        run, options = (
+            run_capture,
+            {
+                "workers": args.workers,
+                "multiproc": args.multiproc,
+                "rounds": args.rounds,
+                "profile": args.profile,
+            },
+        )
+    try:
+        run(args.version, args.out, **common, **options)
     finally:
         harness.stop_all_processes()
     return 0

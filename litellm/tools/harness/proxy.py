@@ -24,6 +24,9 @@ Profiles (``profile=`` of launch / build_proxy_config / write_proxy_config / dri
   budgets   default plus custom auth (budget_auth.py) mapping random test keys to keys, teams,
             users, orgs and end users with budgets (room left, exhausted, unlimited, reset
             times) and rpm/tpm limits, and traffic with each key that exceeds one limit
+  callers   default plus custom auth for thousands of generated callers (keys, hundreds of teams
+            and users, end users), CALLER_GROUPS model groups, end users in Prometheus; its
+            traffic and scrape sequence are in callers.py
   scrape(handle, path) / scrape_metrics / scrape_health / scrape_readiness /
   scrape_readiness_details                               GETs returning ScrapeResult
 
@@ -570,7 +573,7 @@ def generate_master_key() -> str:
     return "sk-" + secrets.token_hex(24)
 
 
-PROFILES = ("default", "features", "budgets")
+PROFILES = ("default", "features", "budgets", "callers")
 
 # ``features`` profile settings. The limits are far above what the traffic needs: they are there to be
 # reported, not to bite (only the admission limit is meant to overflow, during the burst).
@@ -592,6 +595,24 @@ BLOCKING_GUARDRAIL = "harness-block"
 FAIL_LOGGING_TAG = "harness-fail-logging"  # same as harness_plugins.FAIL_LOGGING_TAG
 MCP_SERVER = "harness_tools"
 MCP_COST_PER_CALL = 0.001
+
+
+# ``callers`` profile: model groups on the fake upstream, {group prefix: (upstream model prefix, groups, mode)}.
+# The first CALLER_PAIRED ok groups have a second deployment on the upstream's other address.
+CALLER_GROUPS = {
+    "chat": ("fake-ok", 16, "chat"),
+    "chat-plain": ("fake-plain", 4, "chat"),
+    "chat-err": ("fake-500", 2, "chat"),
+    "chat-limit": ("fake-429", 2, "chat"),
+    "embed": ("fake-embed", 2, "embedding"),
+}
+CALLER_PAIRED = 4
+CALLERS_DEFAULT = 3000
+
+
+def caller_group_names(prefix: str) -> list:
+    _, count, _ = CALLER_GROUPS[prefix]
+    return [f"{prefix}-{n:02d}" for n in range(count)]
 
 
 def _check_profile(profile: str) -> None:
@@ -665,6 +686,21 @@ def _add_feature_config(config: dict, url: str) -> None:
     }
 
 
+def _add_caller_config(config: dict, urls: list) -> None:
+    """Extend a default config in place with the ``callers`` profile (see the module docstring)."""
+    cost = {"input_cost_per_token": INPUT_COST_PER_TOKEN, "output_cost_per_token": OUTPUT_COST_PER_TOKEN}
+    for prefix, (upstream, _, mode) in CALLER_GROUPS.items():
+        for n, name in enumerate(caller_group_names(prefix)):
+            paired = prefix == "chat" and n < CALLER_PAIRED
+            for url, side in zip(urls, "ab", strict=False) if paired else [(urls[n % len(urls)], "a")]:
+                params = {"model": f"openai/{upstream}-{n:02d}", "api_base": url, "api_key": FAKE_UPSTREAM_KEY, **cost}
+                info = {"id": f"{name}-{side}", "mode": mode, **cost}
+                config["model_list"].append({"model_name": name, "litellm_params": params, "model_info": info})
+    config["general_settings"]["custom_auth"] = "budget_auth.callers_user_api_key_auth"
+    # the end_user label is off unless asked for (1.80 to 1.110 alike)
+    config["litellm_settings"]["enable_end_user_cost_tracking_prometheus_only"] = True
+
+
 def build_proxy_config(
     upstream_urls: list,
     master_key: str,
@@ -733,6 +769,8 @@ def build_proxy_config(
         config["general_settings"]["custom_auth"] = "budget_auth.user_api_key_auth"
         # customer (end user) budget gauges and the end_user label are off unless asked for
         config["litellm_settings"]["enable_end_user_cost_tracking_prometheus_only"] = True
+    if profile == "callers":
+        _add_caller_config(config, upstream_urls)
     return config
 
 
@@ -977,6 +1015,9 @@ class Stack:
     profile: str = "default"
     # budgets profile: {caller: test key} (random per run, known to the proxy's custom auth only)
     budget_keys: dict = field(default_factory=dict)
+    # callers profile: the seed of the callers' keys (budget_auth.caller_key) and how many there are
+    caller_seed: str = ""
+    caller_count: int = 0
 
     # convenience pass-throughs so a Stack can be used where a ProxyHandle is expected
     @property
@@ -1026,10 +1067,12 @@ def launch(
     env_extra: dict | None = None,
     config_overrides: dict | None = None,
     profile: str = "default",
+    callers: int = CALLERS_DEFAULT,
 ) -> Stack:
     """Install (if needed) and start upstream + redis + proxy. Returns a Stack; call stop().
 
-    profile='features' adds the models, settings and plugins of the features profile (module docstring).
+    profile='features' adds the models, settings and plugins of the features profile (module docstring);
+    profile='callers' makes `callers` generated callers known to the proxy's custom auth.
     """
     _check_profile(profile)
     if profile == "features":
@@ -1038,6 +1081,9 @@ def launch(
     if profile == "budgets":
         budget_keys = {name: generate_master_key() for name in budget_auth.CALLERS}
         env_extra = {budget_auth.KEYS_ENV: json.dumps(budget_keys), **(env_extra or {})}
+    caller_seed = secrets.token_hex(16) if profile == "callers" else ""
+    if caller_seed:
+        env_extra = {budget_auth.CALLERS_ENV: json.dumps({"seed": caller_seed, "count": callers}), **(env_extra or {})}
     venv = ensure_litellm_venv(version, cache_root)
     workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="litellm-harness-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -1049,6 +1095,8 @@ def launch(
         keep_workdir=keep_workdir,
         profile=profile,
         budget_keys=budget_keys,
+        caller_seed=caller_seed,
+        caller_count=callers if caller_seed else 0,
     )
     try:
         stack.upstream = start_fake_upstream(workdir)

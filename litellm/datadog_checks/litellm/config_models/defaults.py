@@ -108,6 +108,10 @@ def instance_max_body_size():
     return 256
 
 
+def instance_max_tag_sets_per_metric():
+    return 1000
+
+
 def instance_min_collection_interval():
     return 15
 
@@ -120,6 +124,10 @@ def instance_persist_connections():
     return False
 
 
+def instance_probed_routes():
+    return 'fold'
+
+
 def instance_readiness_timeout():
     return 5
 
@@ -129,7 +137,7 @@ def instance_request_size():
 
 
 def instance_series_cache_size():
-    return 300000
+    return 1000000
 
 
 def instance_skip_proxy():

@@ -130,6 +130,7 @@ class InstanceConfig(BaseModel):
     litellm_health_timeout: Optional[float] = None
     log_requests: Optional[bool] = None
     max_body_size: Optional[float] = None
+    max_tag_sets_per_metric: Optional[int] = None
     metric_patterns: Optional[MetricPatterns] = None
     metrics: Optional[tuple[Union[str, MappingProxyType[str, Union[str, Metrics]]], ...]] = None
     min_collection_interval: Optional[float] = None
@@ -139,6 +140,7 @@ class InstanceConfig(BaseModel):
     openmetrics_endpoint: str
     password: Optional[str] = None
     persist_connections: Optional[bool] = None
+    probed_routes: Optional[Literal['fold', 'keep']] = None
     proxy: Optional[Proxy] = None
     raw_line_filters: Optional[tuple[str, ...]] = None
     raw_metric_prefix: Optional[str] = None

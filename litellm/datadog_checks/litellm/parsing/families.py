@@ -22,7 +22,7 @@ from prometheus_client.samples import Sample
 
 from ..tags import NO_LIMIT
 from . import exposition
-from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, RUN_MEMORY, SKIP, Joiner, Plan, SeriesCache
+from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, SKIP, Joiner, Plan, SeriesCache
 
 INF = float('inf')
 NO_INF = 'no `+Inf` bucket'
@@ -127,7 +127,7 @@ class Reader:
         ready = self.ready
         values = self.values
         tick = self.tick
-        cache = acc = skipping = None
+        cache = acc = skipping = members = None
         nolimit = False
         for line in lines:
             if cache is not None:
@@ -146,6 +146,8 @@ class Reader:
                             if ident is not None and value - value == 0 and (value != NO_LIMIT or not nolimit):
                                 previous = acc.get(ident)
                                 acc[ident] = value if previous is None else ident.reduce(previous, value)
+                                if members is not None:
+                                    members.append((entry.series, value, ident))
                             continue
             elif skipping is not None:
                 # A family the check does not submit: only its samples' names are read, to find where it ends.
@@ -163,6 +165,7 @@ class Reader:
             cache, acc, skipping = self.cache, self.acc, self.skipping
             if cache is not None:
                 nolimit = self.family.plan.nolimit
+                members = self.family.members
             if ready:
                 yield from ready
                 ready.clear()
@@ -190,12 +193,12 @@ class Reader:
         self.over_budget = False
         self.debug = self.scraper.log.isEnabledFor(logging.DEBUG)
         self.ready.clear()
-        self.series.begin()
+        self.series.begin(self.tick)
 
     def _end(self):
         cut, self.cut_kind = self.scraper.body_cut()
         if self.over_budget:
-            cut = f'the series it holds would take more than {RUN_MEMORY // 2**20} MiB of memory in one run'
+            cut = f'the series it holds would take more than {self.series.run_memory // 2**20} MiB of memory in one run'
             self.cut_kind = 'series'
         elif cut is None and self.openmetrics and not self.eof and self.read_ok:
             cut = 'the OpenMetrics body ended without its `# EOF` line'
@@ -422,6 +425,8 @@ class Reader:
                 self._skip(line, str(e))
                 return
             entry = ident if ident is not None else Joiner(None)  # None: a series the base does not submit
+            if plan.typ == 'histogram':
+                entry.series = self.series.share(_series(labels))
             if not self.series.remember(plan, hash(key) if key is not None else None, entry):
                 self.over_budget = True
                 return
@@ -436,8 +441,8 @@ class Reader:
             previous = acc.get(ident)
             acc[ident] = value if previous is None else ident.reduce(previous, value)
             if family.members is not None:
-                family.members.setdefault(_series(labels), []).append((value, ident))
-        if family is self.family and not family.suspended and self.unit is None and family.members is None:
+                family.members.append((entry.series, value, ident))
+        if family is self.family and not family.suspended and self.unit is None:
             self.cache, self.acc = plan.cache, family.acc
 
     # ------------------------------------------------------------------------------------------- a family
@@ -450,8 +455,8 @@ class Reader:
             family.samples = []
         elif plan.mode is CACHED and plan.typ == 'histogram' and (plan.joined or not plan.cache):
             # Its series may share tag sets (the tag policy joined two before, or this is its first reading): each
-            # series is checked as read, so its lines skip the hot path.
-            family.members = {}
+            # series is checked as read, by the series its cache entry remembers.
+            family.members = []
         return plan
 
     def _new_plan(self, name, typ, allowed):
@@ -536,10 +541,8 @@ class Reader:
         tag policy joins are checked as read (`members`): a broken one costs the tag set it joins."""
         members = family.members
         if plan.joined and members is not None:
-            problems = histogram_problems(
-                lambda: ((series, ident.bound.le, v) for series, read in members.items() for v, ident in read)
-            )
-            doomed = {_tag_set(ident) for series in problems for _, ident in members[series]}
+            problems = histogram_problems(lambda: ((series, ident.bound.le, v) for series, v, ident in members))
+            doomed = {_tag_set(ident) for series, _, ident in members if series in problems}
             named = by_tag_set(problems, self.scraper.tag_policy)
         elif suspect:
             problems = histogram_problems(

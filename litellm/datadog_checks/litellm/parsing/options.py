@@ -45,6 +45,8 @@ CACHED_OPTIONS = frozenset(STANDARD_FIELDS) | {
     'fast_parser',
     'series_cache_size',
     'keep_labels',
+    'max_tag_sets_per_metric',
+    'probed_routes',
     'drop_none_tags',
     'hash_unhashed_api_keys',
     'submit_no_limit_sentinels',

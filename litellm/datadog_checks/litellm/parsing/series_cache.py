@@ -16,9 +16,9 @@ from prometheus_client.samples import Sample
 
 from . import exposition
 
-# Enough for a proxy with about 400 active callers (a 300-caller payload holds about 210,000 series); a series
-# past it is still read and submitted, only not remembered.
-DEFAULT_CACHE_SIZE = 300_000
+# Enough for a proxy with 3,000 keys and more (a real 3,000-key scrape holds about 450,000 series, the bench's
+# grown one 640,000), within about 250 MB; a series past it is still read and submitted, only not remembered.
+DEFAULT_CACHE_SIZE = 1_000_000
 SKIP, CACHED, PLAIN = 'skip', 'cached', 'plain'
 # Transformer types that read a sample's value and name only, and of its labels the bucket bound or quantile:
 # a cached sample carries just those (shared by every series with the same bound). Families of any other type
@@ -30,7 +30,9 @@ BOUND_LABELS = ('upper_bound', 'quantile')
 # A run's memory budget: what the series and strings it meets for the first time may hold, about (measured: an
 # identity 250 bytes with its cache entry, a series joining one 130, a string its length plus 90, and 150 a
 # series while its family is read: the family's indexes). Past it the run stops as a cut body; the next run goes
-# on from what the cache kept. A 300-caller proxy's first run holds about 60 MiB of it.
+# on from what the cache kept, so a cache larger than one run's budget fills over a few runs. It bounds what a
+# hostile body of new series costs a run: a 3,000-key proxy's first run holds about 55 MiB with the default tag
+# budget (never cut), about 100 MiB without one (its cache fills in two runs).
 RUN_MEMORY = 72 * 1024 * 1024
 IDENTITY_COST, JOINER_COST, STRING_COST, READING_COST = 250, 130, 90, 150
 INF = float('inf')
@@ -52,9 +54,10 @@ class Bound:
 class Identity:
     """One combined tag set of a family: the sample handed to the base transformers, with its tags."""
 
-    __slots__ = ('seen', 'sent', 'name', 'tags', 'bound', 'hostname', 'reduce')
+    __slots__ = ('seen', 'sent', 'name', 'tags', 'bound', 'hostname', 'reduce', 'series')
 
     def __init__(self, name, tags, bound, hostname, reduce):
+        self.series = None  # a histogram's line: its series (labels but `le`), shared by its buckets
         self.seen = 0  # the run that last read this series: a second reading in one run is a repeated line
         self.sent = 0  # the run that last handed it over: a family declared twice must not give it two values
         self.name = name
@@ -72,18 +75,27 @@ class Identity:
 class Joiner:
     """A series whose tags are those of an identity read before it: its value is combined into that one."""
 
-    __slots__ = ('ident', 'seen')
+    __slots__ = ('ident', 'seen', 'series')
 
     def __init__(self, ident):
         self.ident = ident
         self.seen = 0
+        self.series = None
+
+
+class Folded(Joiner):
+    """A series over the tag budget: its value is combined into its folded tag set's identity (tags.TagBudget)."""
+
+    __slots__ = ()
 
 
 class Plan:
     """What the reader does with the families of one (format, name, type): skip them (the base would not submit
     them), read them into cached identities, or hand their samples over as they are (PLAIN)."""
 
-    __slots__ = ('name', 'typ', 'metric_name', 'munge', 'allowed', 'mode', 'nolimit', 'cache', 'idents', 'joined')
+    __slots__ = (
+        'name', 'typ', 'metric_name', 'munge', 'allowed', 'mode', 'nolimit', 'cache', 'idents', 'joined', 'folds'
+    )
 
     def __init__(self, name, typ, metric_name, munge, allowed, mode, nolimit=False):
         self.name = name
@@ -96,6 +108,7 @@ class Plan:
         self.cache = {} if mode is CACHED else None  # hash of the series text -> Identity or Joiner
         self.idents = None  # (name, tags, bound, hostname) -> Identity, while a run meets new series
         self.joined = False  # the tag policy gave two series of this family one tag set
+        self.folds = False  # the cache holds series folded by the tag budget
 
 
 class SeriesCache:
@@ -104,6 +117,7 @@ class SeriesCache:
     def __init__(self, scraper, cache_size=DEFAULT_CACHE_SIZE):
         self.scraper = scraper
         self.cache_size = cache_size
+        self.run_memory = RUN_MEMORY
         self.plans = {}
         self.entries = 0
         self.inserted = 0
@@ -112,8 +126,10 @@ class SeriesCache:
         self.tag_sets = {}  # one copy of each tuple of tags: the buckets, count and sum of a series share one
         self.static_tags = None
 
-    def begin(self):
+    def begin(self, tick):
+        self.tick = tick
         self.inserted = 0
+        self.unremembered = {}  # family -> folded series read this run that the cache did not keep
         self.cost = 0  # what the series and strings met for the first time in this run hold, about, in bytes
         self.reading = 0  # of which the indexes of the family being read, given back when it ends
         if self.scraper.tags is not self.static_tags:
@@ -135,6 +151,14 @@ class SeriesCache:
             self.cost += len(value) + STRING_COST
         return shared
 
+    def share(self, series):
+        """One copy of a histogram series' (label, value) pairs for the cache entries of all its buckets."""
+        shared = self.tag_sets.get(series)
+        if shared is None:
+            shared = self.tag_sets[series] = series
+            self.cost += 56 + 64 * len(series)  # the tuple and its pairs (their strings are the cache's own)
+        return shared
+
     def plan(self, key, new_plan):
         plan = self.plans.get(key)
         if plan is None:
@@ -145,14 +169,18 @@ class SeriesCache:
 
     def remember(self, plan, key, entry):
         """Keep a series read for the first time (while the cache has room); False once what this run met for the
-        first time would hold more than RUN_MEMORY."""
+        first time would hold more than `run_memory`."""
         self.cost += (JOINER_COST if isinstance(entry, Joiner) else IDENTITY_COST) + READING_COST
         self.reading += READING_COST
         if key is not None and self.entries < self.cache_size:
             plan.cache[key] = entry
             self.entries += 1
             self.inserted += 1
-        return self.cost <= RUN_MEMORY
+            if entry.__class__ is Folded:
+                plan.folds = True
+        elif entry.__class__ is Folded and entry.ident.bound.counts:
+            self.unremembered[plan.metric_name] = self.unremembered.get(plan.metric_name, 0) + 1
+        return self.cost <= self.run_memory
 
     def identity(self, plan, sample, labels):
         """The identity of one series of a CACHED family, or None when the base library would not submit it.
@@ -161,8 +189,13 @@ class SeriesCache:
         policy = scraper.tag_policy
         if policy.exclude_samples and policy.excluded(labels):
             return None
+        labels = policy.labels(labels)
+        folded = False
+        if policy.budget is not None:
+            # The series' fate, decided once: kept by the budget's own tables, not by this cache.
+            labels, folded = policy.budget.fate(plan.metric_name, labels)
         probe = Metric(plan.metric_name, '', plan.typ)
-        probe.samples = [Sample(sample, policy.labels(labels), 0)]
+        probe.samples = [Sample(sample, labels, 0)]
         try:
             given = next(iter(scraper.tag_step(probe)), None)
         except ValueError:
@@ -190,7 +223,7 @@ class SeriesCache:
         ident = self.idents(plan).get(key)
         if ident is not None:
             plan.joined = True
-            return Joiner(ident)
+            return Folded(ident) if folded else Joiner(ident)
         bounds = tuple((name, labels[name]) for name in BOUND_LABELS if name in labels)
         shared = self.bounds.get((bounds, bound))
         if shared is None:
@@ -199,7 +232,7 @@ class SeriesCache:
         ident = plan.idents[key] = Identity(
             key[0], tags, shared, hostname, policy.combiner(plan.metric_name, plan.typ, sample)
         )
-        return ident
+        return Folded(ident) if folded else ident
 
     def idents(self, plan):
         """The identities of a plan by submission, built when its family meets a new series and dropped when the
@@ -208,14 +241,29 @@ class SeriesCache:
             plan.idents = {}
             for entry in plan.cache.values():
                 ident = entry.ident
-                if ident is not None:
-                    plan.idents[(ident.name, ident.tags, ident.bound, ident.hostname)] = ident
+                # Not one handed over already in this run: a family declared again gets its own (Reader._close).
+                if ident is not None and ident.sent != self.tick:
+                    plan.idents[(ident.name, ident.tags, ident.bound.tag, ident.hostname)] = ident
         return plan.idents
 
     def release(self, plan):
         plan.idents = None
         self.cost -= self.reading
         self.reading = 0
+
+    def folded(self, tick):
+        """{family: series folded by the tag budget in this run} (every sample but a +Inf bucket)."""
+        folded = dict(self.unremembered)
+        for plan in self.plans.values():
+            if plan.folds:
+                count = sum(
+                    1
+                    for entry in plan.cache.values()
+                    if entry.seen == tick and entry.__class__ is Folded and entry.ident.bound.counts
+                )
+                if count:
+                    folded[plan.metric_name] = folded.get(plan.metric_name, 0) + count
+        return folded
 
     def sweep(self, tick):
         """Forget the series not read in this run or the one before (LiteLLM drops idle series), so the cache

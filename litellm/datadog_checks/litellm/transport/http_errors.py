@@ -26,7 +26,8 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CUT_ADVICE = {
     'series': (
         'The next run goes on from the series this one remembered. If it lasts, the proxy exports more series than '
-        "the Agent should hold: make the payload smaller at the source (LiteLLM's `prometheus_exclude_labels`)."
+        "the Agent should hold: make the payload smaller at the source (LiteLLM's `prometheus_exclude_labels`), or "
+        'raise `series_cache_size` (the memory a run may use grows with it).'
     ),
     'connection': (
         'The proxy restarted mid-response, or a load balancer or proxy in between cuts responses: if it lasts, '
