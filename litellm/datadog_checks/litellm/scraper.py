@@ -303,6 +303,8 @@ class LitellmScraper(OpenMetricsScraper):
         if self.reader is not None and self.reader.broken:
             broken = ', '.join(self.reader.broken)
             problems.append(f'Histograms not submitted this run, their buckets breaking the format: {broken}.')
+        if self.reader is not None and self.reader.ledger.mixed:
+            problems.append(http_errors.mixed_processes_message(self.redactor.scrub(self.endpoint)))
         skipped = self.reader.skipped if self.reader is not None else 0
         if skipped:
             problems.append(self.skipped_message())

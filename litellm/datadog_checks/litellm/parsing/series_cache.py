@@ -52,7 +52,7 @@ class Bound:
 class Identity:
     """One combined tag set of a family: the sample handed to the base transformers, with its tags."""
 
-    __slots__ = ('seen', 'sent', 'name', 'tags', 'bound', 'hostname', 'reduce')
+    __slots__ = ('seen', 'sent', 'name', 'tags', 'bound', 'hostname', 'reduce', 'key')
 
     def __init__(self, name, tags, bound, hostname, reduce):
         self.seen = 0  # the run that last read this series: a second reading in one run is a repeated line
@@ -62,6 +62,7 @@ class Identity:
         self.bound = bound
         self.hostname = hostname
         self.reduce = reduce
+        self.key = hash((name, tags, bound.tag, hostname))  # the submission, stable when the series is met anew
 
     @property
     def ident(self):
@@ -83,7 +84,19 @@ class Plan:
     """What the reader does with the families of one (format, name, type): skip them (the base would not submit
     them), read them into cached identities, or hand their samples over as they are (PLAIN)."""
 
-    __slots__ = ('name', 'typ', 'metric_name', 'munge', 'allowed', 'mode', 'nolimit', 'cache', 'idents')
+    __slots__ = (
+        'name',
+        'typ',
+        'metric_name',
+        'munge',
+        'allowed',
+        'mode',
+        'nolimit',
+        'cache',
+        'idents',
+        'counted',
+        'created',
+    )
 
     def __init__(self, name, typ, metric_name, munge, allowed, mode, nolimit=False):
         self.name = name
@@ -95,6 +108,8 @@ class Plan:
         self.nolimit = nolimit  # LiteLLM's "no limit" value is dropped from this family, as the tag policy does
         self.cache = {} if mode is CACHED else None  # hash of the series text -> Identity or Joiner
         self.idents = None  # (name, tags, bound, hostname) -> Identity, while a run meets new series
+        self.counted = False  # counters and histograms: totals kept per process (processes.py)
+        self.created = False  # creation times of a counter's or histogram's series (text format)
 
 
 class SeriesCache:
