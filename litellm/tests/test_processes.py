@@ -7,6 +7,7 @@ import pytest
 from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.litellm import LitellmCheck
 from datadog_checks.litellm.parsing import families
+from datadog_checks.litellm.parsing.processes import Ledger
 
 from .http_server import Response
 from .sequences import Agent, answering, differences, family_totals, load, naive, sequence_files, truth
@@ -102,3 +103,50 @@ def test_processes_that_cannot_be_told_apart_warn_and_count_nothing(
     # Once it warns, no count is made up: counters and histograms are not submitted while it lasts.
     warned = [i for i, status in enumerate(statuses) if status == ServiceCheck.WARNING]
     assert all(not submitted[i] for i in warned[1:]), (warned, submitted)
+
+
+def scrape_ledger(ledger, tick, now, values, start=None, created=None, first_values_dropped=False):
+    ledger.begin(tick, now, first_values_dropped)
+    if start is not None:
+        ledger.note_start(start)
+    for series, value in (created or {}).items():
+        ledger.note_created(series, value)
+    ledger.resolve()
+    totals = {key: ledger.count(key, value) for key, value in values.items()}
+    ledger.end(complete=True)
+    return totals
+
+
+def test_a_multiprocess_proxy_restarted_counts_its_new_values():
+    """No identity in the payload (a shared multiprocess directory): a fall is a restart, its new value is new."""
+    ledger = Ledger()
+    assert scrape_ledger(ledger, 1, 100.0, {'k': 10.0}, first_values_dropped=True) == {'k': 10.0}
+    assert scrape_ledger(ledger, 2, 115.0, {'k': 12.0}) == {'k': 12.0}
+    assert scrape_ledger(ledger, 3, 130.0, {'k': 3.0}) == {'k': 15.0}  # restarted: 3 new requests
+    assert scrape_ledger(ledger, 4, 145.0, {'k': 5.0}) == {'k': 17.0}
+    assert not ledger.mixed
+
+
+def test_a_replica_started_after_the_previous_scrape_counts_whole_and_one_started_before_from_now_on():
+    ledger = Ledger()
+    scrape_ledger(ledger, 1, 100.0, {'k': 10.0}, start=50.0, first_values_dropped=True)
+    # A replica up since 60 (before the previous scrape): its 7 are older than the check's view of it.
+    assert scrape_ledger(ledger, 2, 115.0, {'k': 7.0}, start=60.0) == {'k': 10.0}
+    # A replica started at 120, after the scrape at 115: all it counted is new.
+    assert scrape_ledger(ledger, 3, 130.0, {"k": 4.0}, start=120.0) == {"k": 14.0}
+    # Back to the first: 10 -> 13.
+    assert scrape_ledger(ledger, 4, 145.0, {'k': 13.0}, start=50.0) == {'k': 17.0}
+    # Workers sharing a start time, told apart by their series' creation times.
+    scrape_ledger(ledger, 5, 160.0, {'w': 5.0}, start=70.0, created={'w': 71.0})
+    assert scrape_ledger(ledger, 6, 175.0, {'w': 2.0}, start=70.0, created={'w': 72.5}) == {'w': 0.0}
+    assert scrape_ledger(ledger, 7, 190.0, {'w': 6.0}, start=70.0, created={'w': 71.0}) == {'w': 1.0}
+    assert scrape_ledger(ledger, 8, 205.0, {'w': 4.0}, start=70.0, created={'w': 72.5}) == {'w': 3.0}
+    assert not ledger.mixed
+
+
+def test_processes_sharing_one_identity_are_said_so_and_not_counted():
+    ledger = Ledger()
+    for tick, value in enumerate((10.0, 4.0, 11.0, 5.0, 12.0), start=1):
+        scrape_ledger(ledger, tick, 100.0 + 15 * tick, {'k': value}, start=50.0, first_values_dropped=tick == 1)
+    assert ledger.mixed
+    assert scrape_ledger(ledger, 6, 200.0, {'k': 6.0}, start=50.0) == {'k': None}

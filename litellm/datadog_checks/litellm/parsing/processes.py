@@ -60,17 +60,11 @@ class Ledger:
     def __init__(self):
         self.processes = []
         self.totals = {}  # tag set key -> the total submitted
-        self.tick = 0
-        self.now = None
         self.previous = None  # the Agent's time when the last scrape that was read to its end began
         self.expects_created = True  # the last complete scrape held `_created` values
         self.answering = None
-        self.start = None
-        self.created = {}
-        self.new = {}
-        self.falls = {}
-        self.recovered = False
-        self.first_values_dropped = True
+        self.new = {}  # tag set key -> the value read in this scrape
+        self.begin(0, None, True)
 
     def begin(self, tick, now, first_values_dropped):
         """A scrape begins at the Agent's time `now`; `first_values_dropped`: the Agent takes no first value of a
@@ -87,6 +81,7 @@ class Ledger:
         self.new = {}
         self.falls = {}
         self.recovered = False
+        self.withholding = False
 
     def note_start(self, value):
         if self.start is None:
@@ -133,6 +128,7 @@ class Ledger:
                     break
                 best.created.setdefault(series, value)
         self.answering = best
+        self.withholding = self.mixed  # decided once a run, from the runs before
 
     def count(self, key, value):
         """The total to submit for a counter or histogram tag set read at `value`; None when it cannot be known."""
@@ -145,7 +141,7 @@ class Ledger:
         fallen = process.fallen.get(key)
         if fallen is not None and value >= fallen and self.tick - process.fallen_run <= RECOVERY_RUNS:
             self.recovered = True
-        if self.mixed:
+        if self.withholding:
             return None
         if process.fresh:
             increase = value if process.whole else 0.0
