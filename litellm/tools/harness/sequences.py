@@ -252,8 +252,6 @@ def main(argv=None) -> int:
             "litellm_version": args.version,
             "captured_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
             "packages": capture._venv_package_versions(venv, ["litellm", "prometheus_client", "uvicorn"]),
-            "runs": args.runs,
-            "seed": args.seed,
         }
     )
     try:
@@ -271,6 +269,8 @@ def main(argv=None) -> int:
                 k: v for k, v in data.items() if k not in ("runs", "config", "scenario")
             } | {
                 "captured_at": datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat(),
+                "runs": args.runs,
+                "seed": args.seed,
                 "requests": [r["requests"] for r in data["runs"]],
                 "answered": [r["answered"] for r in data["runs"]],
                 "restarted_before_run": [r["run"] for r in data["runs"] if r.get("restarted")],
