@@ -12,10 +12,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="$root/.cache/agent-range"
 NEWEST_BASE=38.7.0
-# The tests every environment runs: parser, unit, tags, filters, licence, coverage, transport, side requests, memory.
+# The tests every environment runs: parser, unit, tags, filters, licence, coverage, transport, side requests, memory,
+# histogram series, URL secrets (the base's error prefix), cut bodies.
 TESTS=(test_parser.py test_parser_properties.py test_unit.py test_tags.py test_line_filters.py test_licence.py
     test_coverage.py test_transport.py test_readiness.py test_model_health.py test_scrape_memory.py
-    test_bundled_names.py)
+    test_bundled_names.py test_histogram_series.py test_url_secrets.py test_cut_filtered.py)
 
 floor=$(grep -oE '"datadog-checks-base>=[0-9.]+"' "$root/litellm/pyproject.toml" | grep -oE '[0-9][0-9.]*')
 daily=$(grep -oE '^datadog-checks-base\[deps\]==[0-9.]+' "$root/requirements-dev.txt" | grep -oE '[0-9][0-9.]*$')

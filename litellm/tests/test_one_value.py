@@ -89,12 +89,12 @@ def histogram(buckets, count=None):
     return LATENCY + '\n'.join(lines) + '\n'
 
 
-@pytest.mark.parametrize('fast_parser', [True])
+@pytest.mark.parametrize('fast_parser', [True, False])
 @pytest.mark.parametrize('content_type', [None, OPENMETRICS_CONTENT_TYPE], ids=['text', 'openmetrics'])
 @pytest.mark.parametrize(
     'buckets, problem',
     [
-        ([('0.1', 1), ('1.0', 3)], 'without its `+Inf` bucket'),
+        ([('0.1', 1), ('1.0', 3)], 'no `+Inf` bucket'),
         ([('0.1', 4), ('1.0', 3), ('+Inf', 5)], 'less than a smaller bound'),
         ([('1.0', 3), ('0.1', 4), ('+Inf', 5)], 'less than a smaller bound'),
     ],
@@ -105,9 +105,11 @@ def test_a_histogram_that_breaks_its_invariants_is_withheld(
 ):
     text = histogram(buckets) + COUNTER + 'litellm_requests_metric_total{model="a"} 5\n'
     if content_type:
+        if not fast_parser:
+            pytest.skip("prometheus_client's OpenMetrics parser refuses the whole body")
         text = to_openmetrics(text)
     scraper = scrape(dd_run_check, aggregator, serve, text, content_type, runs=2, fast_parser=fast_parser)
-    assert problem in scraper.reader.broken[0]
+    assert problem in scraper.broken[0] and 'model="a"' in scraper.broken[0]
     for suffix in ('bucket', 'count', 'sum'):
         assert not aggregator.metrics(f'litellm.request.total_latency.metric.{suffix}')
     assert values(aggregator, REQUESTS) == [(5, ('model:a',))]  # the rest is submitted
@@ -118,7 +120,7 @@ def test_a_histogram_that_breaks_its_invariants_is_withheld(
 def test_a_valid_histogram_out_of_order_is_submitted(dd_run_check, aggregator, serve):
     text = histogram([('1.0', 3), ('0.1', 1), ('+Inf', 5)])
     scraper = scrape(dd_run_check, aggregator, serve, text, runs=2)
-    assert scraper.reader.broken == []
+    assert scraper.broken == []
     aggregator.assert_metric('litellm.request.total_latency.metric.count', value=5)
 
 

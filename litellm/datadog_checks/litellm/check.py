@@ -1,6 +1,8 @@
 from collections import ChainMap
 from collections.abc import Mapping
 
+from requests.exceptions import RequestException
+
 from datadog_checks.base import AgentCheck, OpenMetricsBaseCheckV2, is_affirmative
 
 from .licence import LicenceWatch
@@ -49,6 +51,12 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
         try:
             super().check(instance)
             self.licence.report(any(scraper.unlicensed for scraper in self.scrapers.values()))
+        except (ConnectionError, RequestException) as e:
+            # The base prefixes a failed scrape's error with the endpoint as configured: shown as safe_url renders it.
+            shown = self.redactor.scrub(str(e))
+            if shown == str(e):
+                raise
+            raise type(e)(shown) from None
         finally:
             # Run whether or not the scrape worked, and never make it fail.
             for step in self.side_steps:

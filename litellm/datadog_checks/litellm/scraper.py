@@ -10,18 +10,20 @@ from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.base.errors import ConfigurationError
 
 from .licence import UNLICENSED_FAMILY
-from .parsing.families import FILTERED, PlainFamily, Reader, TaggedFamily, excerpt
+from .parsing.families import FILTERED, PlainFamily, Reader, TaggedFamily, broken_plain_series
 from .parsing.options import base_path_options
 from .parsing.series_cache import DEFAULT_CACHE_SIZE
 from .tags import BOUND_TAGS, TagPolicy
 from .transport import fetch, http_errors
-from .transport.body import BodyLines, response_problem
+from .transport.body import FAMILY_START, BodyLines, response_problem
 from .transport.decode import Budget
 from .transport.limits import max_body_bytes
 from .transport.redact import Redactor, safe_tag, scrub_library_loggers, scrub_logger
 
 # A skipped line holding this many characters of a secret in a row is not logged.
 NEAR_SECRET = 10
+# Broken histogram series named in the run's warning (the rest counted), each cut to this length.
+NAMED_SERIES, SERIES_NAME_LENGTH = 5, 160
 
 
 # The one private name of the base library this check uses: the base's parser is picked by the response's
@@ -33,6 +35,8 @@ class LitellmScraper(OpenMetricsScraper):
     unlicensed = False  # this scrape held the family an unlicensed proxy exports instead (see licence.py)
     content_type = ''
     body_lines = None
+    broken = ()  # histogram series withheld this run: 'family{labels} (why)'
+    ended_in_filtered_family = False
 
     def __init__(self, check, config):
         super().__init__(check, config)
@@ -68,21 +72,29 @@ class LitellmScraper(OpenMetricsScraper):
 
     def filter_connection_lines(self, line_streamer):
         """The base's raw line filters, telling the reader where dropped lines were (a damaged one amid them is
-        theirs, not the family's before)."""
+        theirs, not the family's before) and whether the body ended in dropped lines after a family declaration."""
+        self.ended_in_filtered_family = False
         if self.reader is None:
             yield from super().filter_connection_lines(line_streamer)
             return
         search, ignored = self.raw_line_filter.search, self.submit_telemetry_number_of_ignored_lines
-        dropped = False
+        dropped = declares = False
         for line in line_streamer:
             if search(line):
                 ignored()
                 dropped = True
+                declares = declares or line.startswith(FAMILY_START)
                 continue
             if dropped:
                 yield FILTERED
-                dropped = False
+                dropped = declares = False
             yield line
+        self.ended_in_filtered_family = declares
+
+    def stopped_between_families(self):
+        """Whether a body that stopped early stopped after the family being read had ended: inside the first line
+        of the next one, or in dropped lines that declared another family (a counter's `_created` lines)."""
+        return self.ended_in_filtered_family or (self.body_lines is not None and self.body_lines.cut_at_declaration)
 
     def generate_sample_data(self, metric):
         """The sample data the transformers submit; the one place `scrape.series` and the unlicensed family are
@@ -161,7 +173,7 @@ class LitellmScraper(OpenMetricsScraper):
     def loggable(self, line):
         """A skipped line as the log shows it: cut, undecodable bytes escaped, and not at all if it holds part of
         a configured secret (BodyLines masks a key in the body whole; a damaged copy would escape it)."""
-        text = excerpt(line)
+        text = http_errors.excerpt(line, 200)
         for secret in self.redactor.secrets():
             size = min(NEAR_SECRET, len(secret))
             if any(secret[i : i + size] in text for i in range(len(secret) - size + 1)):
@@ -181,6 +193,8 @@ class LitellmScraper(OpenMetricsScraper):
     def tagged(self, metrics):
         for metric in metrics:
             if not isinstance(metric, TaggedFamily):
+                if metric.type == 'histogram':
+                    self.withhold_broken_series(metric)
                 self.tag_policy.apply(metric)
                 if isinstance(metric, PlainFamily) and metric.withheld:
                     # Tag sets an unreadable line of the family may have belonged to (Reader.withhold).
@@ -190,8 +204,25 @@ class LitellmScraper(OpenMetricsScraper):
             metric.samples = []
             metric.sample_data = ()
 
+    def withhold_broken_series(self, metric):
+        """A histogram read by the base's parser or handed over as read: the series whose buckets break the format
+        are not submitted, nor any series the tag policy joins to them; the others are."""
+        metric.samples, problems = broken_plain_series(metric.samples, self.tag_policy)
+        for series, problem in problems.items():
+            self.broken_series(metric.name, series, problem)
+
+    def broken_series(self, family, labels, problem):
+        """Note a histogram series withheld this run, by its family and (label, value) pairs."""
+        if len(self.broken) < NAMED_SERIES:
+            pairs = ','.join(f'{name}="{value}"' for name, value in labels)
+            self.broken.append(f'{http_errors.excerpt(f"{family}{{{pairs}}}", SERIES_NAME_LENGTH)} ({problem})')
+        self.broken_count += 1
+        self.log.debug('A series of the LiteLLM histogram %s was not submitted (%s): %s', family, problem, labels)
+
     def scrape(self):
         self.series = 0
+        self.broken = []
+        self.broken_count = 0
         self.unlicensed = False
         self.body_lines = None
         waiting = self.rate_limit.remaining()
@@ -300,9 +331,14 @@ class LitellmScraper(OpenMetricsScraper):
             message = http_errors.cut_short_message(self.body_lines.bytes, cut.cut, lines, cut.dropped, cut.cut_kind)
             problems.append(self.redactor.scrub(message))
             self.count('scrape.truncated', 1, tags=self.tags)
-        if self.reader is not None and self.reader.broken:
-            broken = ', '.join(self.reader.broken)
-            problems.append(f'Histograms not submitted this run, their buckets breaking the format: {broken}.')
+        if self.broken:
+            more = self.broken_count - len(self.broken)
+            named = '; '.join(self.broken) + (f'; and {more} more' if more else '')
+            problems.append(
+                f'{self.broken_count} histogram series not submitted this run, their buckets breaking the format '
+                f'(with any series the tags combine with them): {self.redactor.scrub(named)}. The others were '
+                'submitted.'
+            )
         if self.reader is not None and self.reader.ledger.mixed:
             problems.append(http_errors.mixed_processes_message(self.redactor.scrub(self.endpoint)))
         skipped = self.reader.skipped if self.reader is not None else 0

@@ -313,17 +313,21 @@ def _group_pids(pgid: int) -> list:
 class ManagedProcess:
     """A subprocess in its own session/process group; stop() kills the whole group."""
 
-    def __init__(self, name: str, cmd: list, logfile: Path, env: dict | None = None, cwd=None):
+    def __init__(
+        self, name: str, cmd: list, logfile: Path, env: dict | None = None, cwd=None, stderr_logfile: Path | None = None
+    ):
         self.name = name
         self.cmd = list(cmd)
         self.logfile = Path(logfile)
         self.env = env
         self.cwd = cwd
         self._logfh = open(self.logfile, "ab")
+        # a separate stderr file keeps which stream each line came from (log captures); else both in logfile
+        self._errfh = open(stderr_logfile, "ab") if stderr_logfile else None
         self.proc = subprocess.Popen(
             self.cmd,
             stdout=self._logfh,
-            stderr=subprocess.STDOUT,
+            stderr=self._errfh or subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
             cwd=cwd,
@@ -370,8 +374,9 @@ class ManagedProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
         finally:
-            with contextlib.suppress(Exception):
-                self._logfh.close()
+            for fh in (self._logfh, self._errfh):
+                with contextlib.suppress(Exception):
+                    fh and fh.close()
             _LIVE_PROCESSES.discard(self)
 
 
@@ -842,6 +847,10 @@ class ProxyHandle:
     process: ManagedProcess | None = None
     startup_seconds: float | None = None
     starts: int = 0
+    # stdout to proxy.stdout.log and stderr to proxy.stderr.log, nothing else written there (log captures)
+    split_streams: bool = False
+    # more ``litellm`` arguments, e.g. ["--detailed_debug"]
+    extra_args: list = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -849,7 +858,11 @@ class ProxyHandle:
 
     @property
     def log_path(self) -> Path:
-        return self.workdir / "proxy.log"
+        return self.workdir / ("proxy.stdout.log" if self.split_streams else "proxy.log")
+
+    @property
+    def stderr_path(self) -> Path | None:
+        return self.workdir / "proxy.stderr.log" if self.split_streams else None
 
     @property
     def pids(self) -> list:
@@ -875,13 +888,17 @@ class ProxyHandle:
         ]
         if self.num_workers:
             cmd += ["--num_workers", str(self.num_workers)]
+        cmd += self.extra_args
         env = proxy_env(self.workdir, self.multiproc_dir, self.env_extra)
         if self.config_via_env:
             env["CONFIG_FILE_PATH"] = str(self.config_path)
-        with open(self.log_path, "a") as fh:
-            fh.write(f"\n===== start {self.starts + 1}: {' '.join(cmd)}\n")
+        if not self.split_streams:
+            with open(self.log_path, "a") as fh:
+                fh.write(f"\n===== start {self.starts + 1}: {' '.join(cmd)}\n")
         started = time.monotonic()
-        self.process = ManagedProcess("litellm", cmd, self.log_path, env=env, cwd=str(self.workdir))
+        self.process = ManagedProcess(
+            "litellm", cmd, self.log_path, env=env, cwd=str(self.workdir), stderr_logfile=self.stderr_path
+        )
         self.starts += 1
         try:
             self.wait_ready(self.ready_timeout)
@@ -927,8 +944,10 @@ def start_proxy(
     multiproc_dir: os.PathLike | None = None,
     env_extra: dict | None = None,
     ready_timeout: float = 300.0,
+    split_streams: bool = False,
+    extra_args: list | None = None,
 ) -> ProxyHandle:
-    """Start ``litellm --config`` on loopback and wait for /health/readiness."""
+    """Start ``litellm --config`` on loopback and wait for /health/readiness (split_streams: see ProxyHandle)."""
     handle = ProxyHandle(
         venv=Path(venv),
         config_path=Path(config_path),
@@ -940,6 +959,8 @@ def start_proxy(
         multiproc_dir=Path(multiproc_dir) if multiproc_dir else None,
         env_extra=env_extra,
         ready_timeout=ready_timeout,
+        split_streams=split_streams,
+        extra_args=list(extra_args or []),
     )
     return handle.start()
 

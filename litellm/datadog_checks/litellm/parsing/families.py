@@ -27,6 +27,7 @@ from .processes import START_TIME, Ledger
 from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, RUN_MEMORY, SKIP, Joiner, Plan, SeriesCache
 
 INF = float('inf')
+NO_INF = 'no `+Inf` bucket'
 # A Sample built as a plain tuple (its optional fields empty): a namedtuple's own constructor costs twice as much.
 SAMPLE_TAIL = (None,) * (len(Sample._fields) - 3)
 _new = tuple.__new__
@@ -87,7 +88,7 @@ class PlainFamily(Metric):
 class Family:
     """The family being read: its samples so far and what was withheld from it."""
 
-    __slots__ = ('name', 'typ', 'allowed', 'plan', 'acc', 'samples', 'taints', 'suspended', 'interrupters')
+    __slots__ = ('name', 'typ', 'allowed', 'plan', 'acc', 'samples', 'taints', 'suspended', 'interrupters', 'members')
 
     def __init__(self, name, typ, allowed):
         self.name = name
@@ -99,6 +100,8 @@ class Family:
         self.taints = []  # (sample name or None, labels) of lines that could not be read
         self.suspended = False  # a sample of another family came in (an untyped one, or a broken name)
         self.interrupters = []
+        # CACHED histograms whose series may share tag sets: {series as read: [(value, identity), ...]}
+        self.members = None
 
 
 class Reader:
@@ -119,7 +122,6 @@ class Reader:
         self.read_ok = 0
         self.cut = None  # why the last family was not handed over, for a body that did not end as it must
         self.dropped = 0
-        self.broken = []
         self.ready = []
         self.family = self.unit = None
 
@@ -184,7 +186,6 @@ class Reader:
         self.cut = None
         self.cut_kind = None
         self.dropped = 0
-        self.broken = []  # histograms not submitted, with why
         self.family = self.unit = None
         self.family_start = 0
         self.cache = self.acc = None
@@ -209,7 +210,9 @@ class Reader:
             self.cut_kind = 'connection'
         if cut is not None:
             self.cut = cut
-            if self.family is not None or self.unit is not None:
+            if (self.family is not None or self.unit is not None) and (
+                self.over_budget or not self.scraper.stopped_between_families()
+            ):
                 # The family the body stopped in may miss series: not handed over.
                 self.dropped = max(self.scraper.line_number() - self.family_start + 1, 1)
                 self.family = self.unit = None
@@ -452,7 +455,9 @@ class Reader:
             acc = family.acc
             previous = acc.get(ident)
             acc[ident] = value if previous is None else ident.reduce(previous, value)
-        if family is self.family and not family.suspended and self.unit is None:
+            if family.members is not None:
+                family.members.setdefault(_series(labels), []).append((value, ident))
+        if family is self.family and not family.suspended and self.unit is None and family.members is None:
             self.cache, self.acc = plan.cache, family.acc
 
     # ------------------------------------------------------------------------------------------- a family
@@ -463,6 +468,10 @@ class Reader:
         family.acc = {}
         if plan.mode is PLAIN:
             family.samples = []
+        elif plan.mode is CACHED and plan.typ == 'histogram' and (plan.joined or not plan.cache):
+            # Its series may share tag sets (the tag policy joined two before, or this is its first reading): each
+            # series is checked as read, so its lines skip the hot path.
+            family.members = {}
         return plan
 
     def _new_plan(self, name, typ, allowed):
@@ -512,11 +521,7 @@ class Reader:
                 self.pending.append(family)
                 return
         if plan.mode is PLAIN:
-            if plan.typ == 'histogram':
-                problem = histogram_problem(lambda: _plain_buckets(family.samples))
-                if problem:
-                    self._withhold_family(plan.metric_name, problem)
-                    return
+            # A histogram's series are checked by the scraper, as for the base library's parser.
             self.ready.append(PlainFamily(plan.metric_name, plan.typ, family.samples, family.taints))
             return
         self.series.release(plan)
@@ -529,6 +534,7 @@ class Reader:
         last_tags = last_le = last_value = None
         tick = self.tick
         sample_data = []
+        idents = [] if histogram else None  # the identity of each sample, to withhold a broken series
         series = 0
         for ident, value in acc.items():
             if value - value != 0:
@@ -543,26 +549,28 @@ class Reader:
                 if submitted is None:
                     continue  # processes that cannot be told apart: no count to submit
             bound = ident.bound
-            if histogram and bound.le is not None:
-                # The buckets of a series are read one after the other: checked in passing, sorted only if not.
-                if ident.tags is last_tags:
-                    suspect = suspect or bound.le <= last_le or value < last_value
-                else:
-                    suspect = suspect or (last_tags is not None and last_le != INF)
-                    last_tags = ident.tags
-                last_le, last_value = bound.le, value
+            if histogram:
+                idents.append(ident)
+                if bound.le is not None:
+                    # The buckets of a series are read one after the other: checked in passing, grouped if not.
+                    if ident.tags is last_tags:
+                        suspect = suspect or bound.le <= last_le or value < last_value
+                    else:
+                        suspect = suspect or (last_tags is not None and last_le != INF)
+                        last_tags = ident.tags
+                    last_le, last_value = bound.le, value
             tags = ident.tags if bound.tag is None else ident.tags + (bound.tag,)
             sample_data.append(
                 (_new(Sample, (ident.name, bound.labels, submitted) + SAMPLE_TAIL), tags, ident.hostname)
             )
             series += bound.counts
-        if histogram and (suspect or (last_tags is not None and last_le != INF)):
-            problem = histogram_problem(
-                lambda: ((id(ident.tags), ident.bound.le, value) for ident, value in acc.items())
-            )
-            if problem:
-                self._withhold_family(plan.metric_name, problem)
-                return
+        if histogram and (plan.joined or suspect or (last_tags is not None and last_le != INF)):
+            doomed = self._broken_series(plan, family, suspect or (last_tags is not None and last_le != INF))
+            if doomed:
+                kept = [(data, ident) for data, ident in zip(sample_data, idents, strict=True)]
+                kept = [(data, ident) for data, ident in kept if _tag_set(ident) not in doomed]
+                sample_data = [data for data, _ in kept]
+                series = sum(ident.bound.counts for _, ident in kept)
         self.ready.append(TaggedFamily(plan.metric_name, plan.typ, sample_data, series))
 
     def _resolve(self):
@@ -574,10 +582,30 @@ class Reader:
         for family in pending:
             self._close(family)
 
-    def _withhold_family(self, name, problem):
-        """A histogram that breaks its invariants is not submitted this run: its buckets would be read wrong."""
-        self.broken.append(f'{name} ({problem})')
-        self.scraper.log.debug('The LiteLLM histogram %s was not submitted: %s', name, problem)
+    def _broken_series(self, plan, family, suspect):
+        """The tag sets of a cached histogram whose buckets cannot be trusted, named to the scraper. Series the
+        tag policy joins are checked as read (`members`): a broken one costs the tag set it joins."""
+        members = family.members
+        if plan.joined and members is not None:
+            problems = histogram_problems(
+                lambda: ((series, ident.bound.le, v) for series, read in members.items() for v, ident in read)
+            )
+            doomed = {_tag_set(ident) for series in problems for _, ident in members[series]}
+            named = by_tag_set(problems, self.scraper.tag_policy)
+        elif suspect:
+            problems = histogram_problems(
+                lambda: ((_tag_set(ident), ident.bound.le, v) for ident, v in family.acc.items())
+            )
+            doomed = set(problems)
+            static = set(self.scraper.tags)
+            named = {
+                tuple(t.partition(':')[::2] for t in key[0] if t not in static): why for key, why in problems.items()
+            }
+        else:
+            return None
+        for labels, problem in named.items():
+            self.scraper.broken_series(plan.metric_name, labels, problem)
+        return doomed
 
     def withhold(self, taints, combined, describe):
         """Drop from `combined` (a dict or list) every tag set an unreadable line could have contributed to: its
@@ -640,10 +668,11 @@ class Reader:
                 self.scraper.log.debug('Skipped line %s of the LiteLLM metrics (%s): %s', line_number, reason, shown)
 
 
-def histogram_problem(buckets):
-    """Why a histogram's buckets break the format's invariants, or ''. `buckets()` yields (series, bound, value)
-    in exposition order, bound None for its count and sum; the buckets of each series must rise with their bound
-    and end with `+Inf`. A first pass follows the order; only a family out of order is sorted."""
+def histogram_problems(buckets):
+    """{series: why its buckets break the format's invariants} for the broken series of a histogram. `buckets()`
+    yields (series, bound, value) in exposition order, bound None for a count or sum; the buckets of each series
+    must rise with their bound and end with `+Inf`. A first pass follows the order; only if it fails are the
+    buckets grouped by series and sorted."""
     last = {}  # series -> (bound, value) of its last bucket
     ordered = True
     for key, bound, value in buckets():
@@ -655,25 +684,65 @@ def histogram_problem(buckets):
             break
         last[key] = (bound, value)
     if ordered:
-        return '' if all(bound == INF for bound, _ in last.values()) else 'a series without its `+Inf` bucket'
+        return {key: NO_INF for key, (bound, _) in last.items() if bound != INF}
     groups = {}
     for key, bound, value in buckets():
         if bound is not None:
             groups.setdefault(key, []).append((bound, value))
-    for values in groups.values():
+    problems = {}
+    for key, values in groups.items():
         values.sort()
         if values[-1][0] != INF:
-            return 'a series without its `+Inf` bucket'
-        if any(b[1] < a[1] or b[0] == a[0] for a, b in zip(values, values[1:], strict=False)):
-            return 'a bucket counting less than a smaller bound, or a bound repeated'
-    return ''
+            problems[key] = NO_INF
+        elif any(b[1] < a[1] or b[0] == a[0] for a, b in zip(values, values[1:], strict=False)):
+            problems[key] = 'a bucket counting less than a smaller bound, or a bound repeated'
+    return problems
 
 
-def _plain_buckets(samples):
+def broken_plain_series(samples, policy):
+    """(samples to submit, {tag set: problem}) of a histogram handed over as read (the base library's parser or a
+    PlainFamily). A series is its labels but `le`, in any order; one that breaks the invariants costs the tag set
+    the tag policy gives it, with every series joining that tag set (their sum could not be trusted)."""
+    problems = by_tag_set(histogram_problems(lambda: _plain_buckets(samples, policy)), policy)
+    if not problems:
+        return samples, problems
+    return [sample for sample in samples if _policy_tag_set(policy, sample.labels) not in problems], problems
+
+
+def by_tag_set(problems, policy):
+    """{tag set as (label, value) pairs: problem} of broken series: named by what becomes their tags, never by a
+    label the policy drops (client addresses, e-mails) or an unhashed key."""
+    named = {}
+    for series, problem in problems.items():
+        named.setdefault(_policy_tag_set(policy, dict(series)), problem)
+    return named
+
+
+def _plain_buckets(samples, policy):
     for sample in samples:
+        if not policy.submits('histogram', sample.value) or (policy.exclude_samples and policy.excluded(sample.labels)):
+            continue  # not submitted: as in the series cache, it takes no part
         bound = sample.labels.get('le') if sample.name.endswith('_bucket') else None
-        series = tuple(sorted((k, v) for k, v in sample.labels.items() if k != 'le'))
-        yield series, float(bound) if bound is not None else None, sample.value
+        if bound is not None:
+            try:
+                bound = exposition.number(bound)
+            except exposition.Malformed:
+                continue  # the base cannot read it either
+        yield _series(sample.labels), bound, sample.value
+
+
+def _series(labels):
+    """A histogram series as read: its labels but the bound, whatever their order."""
+    return tuple(sorted((name, value) for name, value in labels.items() if name != 'le'))
+
+
+def _policy_tag_set(policy, labels):
+    return tuple(sorted((name, value) for name, value in policy.labels(labels).items() if name != 'le'))
+
+
+def _tag_set(ident):
+    """The tag set a cached identity is submitted with (its bound apart), whatever the order of its tags."""
+    return tuple(sorted(ident.tags)), ident.hostname
 
 
 def _same_label(kept, taint, name):
@@ -698,12 +767,6 @@ def _unreadable_bound(typ, sample, labels):
     elif typ == 'histogram' and sample.endswith('_bucket'):
         return 'a histogram bucket without its `le` bound'
     return ''
-
-
-def excerpt(line, limit=200):
-    """A line fit for a log: cut, and with undecodable bytes shown as escapes."""
-    text = line if len(line) <= limit else line[:limit] + '...'
-    return text.encode('utf-8', 'backslashreplace').decode('utf-8')
 
 
 def _munge(family, openmetrics):

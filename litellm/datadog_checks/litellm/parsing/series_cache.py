@@ -96,6 +96,7 @@ class Plan:
         'idents',
         'counted',
         'created',
+        'joined',
     )
 
     def __init__(self, name, typ, metric_name, munge, allowed, mode, nolimit=False):
@@ -110,6 +111,7 @@ class Plan:
         self.idents = None  # (name, tags, bound, hostname) -> Identity, while a run meets new series
         self.counted = False  # counters and histograms: totals kept per process (processes.py)
         self.created = False  # creation times of a counter's or histogram's series (text format)
+        self.joined = False  # the tag policy gave two series of this family one tag set
 
 
 class SeriesCache:
@@ -203,6 +205,7 @@ class SeriesCache:
         key = (intern(sample), tags, bound, hostname)
         ident = self.idents(plan).get(key)
         if ident is not None:
+            plan.joined = True
             return Joiner(ident)
         bounds = tuple((name, labels[name]) for name in BOUND_LABELS if name in labels)
         shared = self.bounds.get((bounds, bound))

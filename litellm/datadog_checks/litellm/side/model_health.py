@@ -16,7 +16,8 @@ import requests
 from datadog_checks.base import AgentCheck
 
 from ..transport.limits import max_body_bytes
-from .probe import describe_failure, display_url, get_answer, positive_number
+from ..transport.redact import safe_url
+from .probe import describe_failure, get_answer, positive_number
 
 DEFAULT_MIN_INTERVAL = 300
 DEFAULT_TIMEOUT = 30
@@ -94,7 +95,7 @@ class ModelHealth:
         self.min_interval = positive_number(instance, 'litellm_health_min_interval', DEFAULT_MIN_INTERVAL)
         self.timeout = positive_number(instance, 'litellm_health_timeout', DEFAULT_TIMEOUT)
         self.max_bytes = max_body_bytes(instance)  # a /health of thousands of deployments is megabytes
-        self.tags = list(tags) + [check.redactor.scrub(f'health_endpoint:{display_url(self.url)}')]
+        self.tags = list(tags) + [check.redactor.scrub(f'health_endpoint:{safe_url(self.url)}')]
         self.polled_at = None
         self.result = None
         self.status = None
@@ -119,7 +120,7 @@ class ModelHealth:
             )
         except requests.RequestException as e:
             return AgentCheck.CRITICAL, describe_failure(e, self.url, self.timeout, redactor)
-        url = display_url(self.url)
+        url = safe_url(self.url)
         if code in (401, 403):
             return AgentCheck.CRITICAL, (
                 f'{url} refused the key (HTTP {code}): /health needs `headers: {{Authorization: Bearer <key>}}` '

@@ -4,7 +4,6 @@ through `SideRedactor` (the scrape's key masking, plus credentials in the side U
 
 import json
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -13,7 +12,7 @@ from datadog_checks.base import ConfigurationError
 from ..transport import fetch
 from ..transport.decode import MIB, BodyCut, Budget, read_limited
 from ..transport.http_errors import is_invalid_header
-from ..transport.redact import Redactor, url_secrets
+from ..transport.redact import Redactor, safe_url
 
 SIDE_URL_OPTIONS = ('readiness_endpoint', 'litellm_health_endpoint')
 # LiteLLM's readiness and version answers are a few hundred bytes: anything this big is not one.
@@ -25,14 +24,6 @@ class UnreadableAnswer(requests.RequestException):
 
 
 _URL_CREDENTIALS = re.compile(r'(\w+://)[^/@\s]+@')
-
-
-def display_url(url):
-    """The URL without user:password, fit for tags and messages."""
-    parts = urlsplit(url)
-    if '@' not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit('@', 1)[1]))
 
 
 def scrub(text, limit=200, redactor=None):
@@ -47,10 +38,10 @@ def scrub(text, limit=200, redactor=None):
 def describe_failure(error, url, timeout, redactor=None):
     """One line for a request that got no usable HTTP answer."""
     if isinstance(error, requests.Timeout):
-        return f'{display_url(url)} did not answer within {timeout:g} s'
+        return f'{safe_url(url)} did not answer within {timeout:g} s'
     if isinstance(error, UnreadableAnswer):
-        return f'{display_url(url)} answered, but {error}'
-    return f'cannot reach {display_url(url)}: {type(error).__name__}: {scrub(error, 300, redactor)}'
+        return f'{safe_url(url)} answered, but {error}'
+    return f'cannot reach {safe_url(url)}: {type(error).__name__}: {scrub(error, 300, redactor)}'
 
 
 def get_answer(check, url, timeout, max_bytes=SMALL_ANSWER):
@@ -103,5 +94,4 @@ class SideRedactor(Redactor):
     def __init__(self, instance, http_options):
         super().__init__(instance, http_options)
         for option in SIDE_URL_OPTIONS:
-            for secret in url_secrets(instance.get(option)):
-                self._add(self._static, secret)
+            self.add_url(instance.get(option))

@@ -13,7 +13,8 @@ import requests
 
 from datadog_checks.base import AgentCheck, is_affirmative
 
-from .probe import describe_failure, display_url, get_answer, positive_number, scrub
+from ..transport.redact import safe_url
+from .probe import describe_failure, get_answer, positive_number, scrub
 
 DEFAULT_TIMEOUT = 5  # LiteLLM bounds its own database probe to 4 s (1.100+): a stuck database answers 503 first.
 # The details request is repeated at most this often, and again when the proxy comes back after being unready
@@ -105,7 +106,7 @@ class Readiness:
         if code == 200 and payload is not None:
             self.payload = payload
             return assess(payload, redactor)
-        url = display_url(self.url)
+        url = safe_url(self.url)
         if code == 200:
             return AgentCheck.CRITICAL, f'{url} answered 200 without LiteLLM\'s readiness JSON'
         if code == 503:
@@ -146,7 +147,7 @@ class Readiness:
             if code == 200:
                 return payload
             # 404 before LiteLLM 1.85, 401 without a key: the version simply stays unknown.
-            self.check.log.debug('No LiteLLM version from %s: HTTP %s', display_url(url), code)
+            self.check.log.debug('No LiteLLM version from %s: HTTP %s', safe_url(url), code)
         except requests.RequestException as e:
-            self.check.log.debug('No LiteLLM version from %s: %s', display_url(url), type(e).__name__)
+            self.check.log.debug('No LiteLLM version from %s: %s', safe_url(url), type(e).__name__)
         return None

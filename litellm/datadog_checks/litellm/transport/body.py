@@ -90,6 +90,7 @@ class BodyLines:
         self.cut = None
         self.cut_kind = None
         self.dropped = 0
+        self.cut_at_declaration = False  # the body stopped inside a `# HELP`/`# TYPE` line: between two families
         # The exposition format is UTF-8; requests would guess Latin-1 for a text/plain without a charset.
         charset = charset_of(response)
         self.encoding = charset if charset and not unreadable_charset(charset) else 'utf-8'
@@ -159,6 +160,11 @@ class BodyLines:
             if not sniffed:
                 self._refuse_if_not_metrics(pending)
         if self.cut:
+            self.cut_at_declaration = starts_declaration(pending)
+            if self.cut_at_declaration:
+                # Cut inside the first line of the next family: the family held arrived whole.
+                yield from self._hand_over(family)
+                family = []
             self.dropped = len(family) + bool(pending.strip())
         else:
             yield from self._hand_over(family)
@@ -197,6 +203,12 @@ class BodyLines:
 
     def _scrub(self, text):
         return _scrub(text, self.secrets)
+
+
+def starts_declaration(pending):
+    """Whether a line cut short (bytes) is, as far as it arrived, a `# HELP` or `# TYPE` line."""
+    head = pending[:7].decode('ascii', 'replace')
+    return bool(head) and any(start.startswith(head) or head.startswith(start) for start in FAMILY_START)
 
 
 def _scrub(text, secrets):

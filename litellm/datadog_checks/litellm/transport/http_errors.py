@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from requests import exceptions as rex
 from urllib3 import exceptions as u3
 
+from .redact import safe_url
+
 AUTH_HINT = (
     'send a LiteLLM key with `headers: {Authorization: "Bearer <key>"}` (or `extra_headers`, or `auth_token`), '
     'or set `litellm_settings.require_auth_for_metrics_endpoint: false` on the proxy'
@@ -235,7 +237,9 @@ def not_metrics_message(url, line_number, line, error):
 
 
 def cut_short_message(bytes_read, why, lines, dropped, kind='connection'):
-    if lines:
+    if lines and not dropped:
+        kept = f'it stopped between two families: the {lines} lines of its complete families were submitted'
+    elif lines:
         kept = (
             f'the {lines} lines of its complete families were submitted; the family it stopped in ({dropped} '
             'lines, the partial last one included) was dropped, so no series carries a partial value'
@@ -322,21 +326,11 @@ def first_line(exc):
 
 
 def excerpt(text, limit=120):
+    """Server-written text (a body, a header value, a skipped line) fit for a message or a log: blanks folded, cut
+    to `limit`, undecodable bytes shown as escapes."""
     text = re.sub(r'\s+', ' ', text or '').strip()
-    return text if len(text) <= limit else text[: limit - 3] + '...'
-
-
-def safe_url(url):
-    """The URL without user info or query: what can be quoted in a message or a log."""
-    try:
-        parts = urlsplit(url or '')
-        host = parts.hostname or ''
-        if ':' in host:
-            host = f'[{host}]'
-        port = f':{parts.port}' if parts.port else ''
-    except ValueError:
-        return '<invalid URL>'
-    return f'{parts.scheme}://{host}{port}{parts.path}' if parts.scheme else parts.path
+    text = text if len(text) <= limit else text[: limit - 3] + '...'
+    return text.encode('utf-8', 'backslashreplace').decode('utf-8')
 
 
 def host_port(url):

@@ -3,7 +3,13 @@
 The key that opens `/metrics` is often the proxy's master key. It travels in a request header (`headers`,
 `extra_headers`, or written there by `auth_token` at request time), and `requests` quotes header values and URLs
 in some of its errors. So every message the check builds, every log line of the check's logger, every tag and
-every body line is passed through `Redactor.scrub` first."""
+every body line is passed through `Redactor.scrub` first.
+
+A configured URL (the endpoint, a side endpoint, an HTTP proxy) can carry a key in any part a gateway reads one
+from: the user name, the password, any query value, the fragment. The URL is never shown as written: wherever it
+or its request target (`/metrics/?x=...`) appears it is replaced by `safe_url`'s rendering (no user info, every
+query value and the fragment masked, whatever their length), and each of those parts long enough to be a key
+(MIN_SECRET_LENGTH) is also masked wherever it appears on its own, in every encoding."""
 
 import base64
 import binascii
@@ -12,6 +18,8 @@ import re
 import sys
 import weakref
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
+
+from requests.utils import requote_uri
 
 MASK = '********'
 
@@ -55,11 +63,17 @@ class Redactor:
         reader = (config.get('auth_token') or {}).get('reader') or {}
         if isinstance(reader, dict):
             self._add(self._static, reader.get('client_secret'))
+        self.urls = {}  # a configured URL's text as written or sent -> what is shown instead
         proxies = config.get('proxy') or {}
         urls = [config.get('openmetrics_endpoint')] + (list(proxies.values()) if isinstance(proxies, dict) else [])
         for url in urls:
-            for secret in url_secrets(url):
-                self._add(self._static, secret)
+            self.add_url(url)
+
+    def add_url(self, url):
+        """Treat every part of `url` that can carry a credential as a secret."""
+        for secret in url_secrets(url):
+            self._add(self._static, secret)
+        self.urls.update(url_renderings(url))
 
     def secrets(self):
         """Every secret known now, in every form a server or a library may echo it (raw, URL-encoded, base64 of
@@ -75,8 +89,10 @@ class Redactor:
         return sorted(found, key=len, reverse=True)
 
     def scrub(self, text):
-        if not text:
-            return text
+        return scrub_with(text, (self,))
+
+    def mask(self, text):
+        """`text` with each secret replaced by MASK (the URLs as written left to `scrub_with`)."""
         for secret in self.secrets():
             if secret in text:
                 text = text.replace(secret, MASK)
@@ -94,6 +110,22 @@ class Redactor:
         if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH:
             found.add(value)
             found.add(value.strip())
+
+
+def scrub_with(text, redactors):
+    """`text` as `redactors` allow it to be shown: their URLs rewritten in one pass, longest first (so that one
+    instance's shorter URL never breaks another's), then their secrets masked."""
+    if not text:
+        return text
+    urls = {}
+    for redactor in redactors:
+        urls.update(redactor.urls)
+    for written in sorted(urls, key=len, reverse=True):
+        if written in text:
+            text = text.replace(written, urls[written])
+    for redactor in redactors:
+        text = redactor.mask(text)
+    return text
 
 
 def encoded_forms(secret):
@@ -123,23 +155,45 @@ def _unb64(text):
 
 
 def safe_url(url, redactor=None):
-    """The URL without user info, its credential query values masked: what a tag may hold."""
+    """A URL as it may be shown anywhere (a tag, a message, a log): without user info, every query value and the
+    fragment masked (query names kept), then scrubbed of `redactor`'s secrets."""
     if not isinstance(url, str):
         return url
     try:
         parts = urlsplit(url)
         netloc = parts.netloc.rsplit('@', 1)[-1]
-        query = parts.query
     except ValueError:
-        return MASK
-    if query:
-        pairs = []
-        for pair in query.split('&'):
-            name, eq, value = pair.partition('=')
-            pairs.append(f'{name}{eq}{MASK}' if eq and value and CREDENTIAL_NAME.search(name) else pair)
-        query = '&'.join(pairs)
-    text = urlunsplit(parts._replace(netloc=netloc, query=query))
+        return '<invalid URL>'
+    query = '&'.join(_masked_pair(pair) for pair in parts.query.split('&')) if parts.query else ''
+    text = urlunsplit(parts._replace(netloc=netloc, query=query, fragment=MASK if parts.fragment else ''))
     return redactor.scrub(text) if redactor is not None else text
+
+
+def _masked_pair(pair):
+    """`name=value` shown as `name=********`; a bare `?value` (a key on its own) as `********`."""
+    name, eq, value = pair.partition('=')
+    if not eq:
+        return MASK if name else pair
+    return f'{name}={MASK}' if value else pair
+
+
+def url_renderings(url):
+    """{text: shown instead} for a configured URL: the URL as written and as requests sends it, its request target
+    (what urllib3 logs and errors quote) and its host with user info."""
+    if not isinstance(url, str) or not url:
+        return {}
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return {url: '<invalid URL>'}
+    safe = urlsplit(safe_url(url))
+    shown = {url: urlunsplit(safe), requote_uri(url): urlunsplit(safe)}
+    if parts.query:
+        target, safe_target = f'{parts.path}?{parts.query}', f'{safe.path}?{safe.query}'
+        shown[target] = shown[requote_uri(target)] = safe_target
+    if '@' in parts.netloc:
+        shown[parts.netloc] = safe.netloc
+    return {written: safe for written, safe in shown.items() if written and written != safe}
 
 
 def safe_tag(tag, redactor):
@@ -159,16 +213,24 @@ def header_value_pieces(value):
 
 
 def url_secrets(url):
-    """The password of a URL's user info, and the values of query parameters named like credentials."""
+    """Every part of a URL that can carry a credential, as written and decoded: the user name and password (and
+    the basic-auth header value requests makes of them), every query value, the fragment."""
     if not isinstance(url, str):
         return []
     try:
         parts = urlsplit(url)
-        secrets = [parts.password] if parts.password else []
+        username, password = parts.username, parts.password
     except ValueError:
         return []
-    secrets.extend(value for name, value in parse_qsl(parts.query) if CREDENTIAL_NAME.search(name))
-    return secrets
+    secrets = [parts.fragment, unquote(parts.fragment)]
+    for pair in parts.query.split('&'):
+        secrets.append(pair.partition('=')[2])
+    secrets.extend(value for _, value in parse_qsl(parts.query, keep_blank_values=True))
+    if username is not None:
+        secrets += [username, unquote(username), password or '', unquote(password or '')]
+        # requests sends URL user info as basic auth: base64 of the decoded `user:password`.
+        secrets.append(_b64(f'{unquote(username)}:{unquote(password or "")}'))
+    return [secret for secret in secrets if secret]
 
 
 class _ScrubLogRecords(logging.Filter):
@@ -187,9 +249,7 @@ class _ScrubLogRecords(logging.Filter):
             message = record.getMessage()
         except Exception:
             return True  # a malformed log call: the handler reports it, as without this filter
-        scrubbed = message
-        for redactor in redactors:
-            scrubbed = redactor.scrub(scrubbed)
+        scrubbed = scrub_with(message, redactors)
         if scrubbed != message:
             record.msg, record.args = scrubbed, ()
         if record.exc_info and not record.exc_text:
@@ -197,9 +257,7 @@ class _ScrubLogRecords(logging.Filter):
         for field in ('exc_text', 'stack_info'):
             text = getattr(record, field, None)
             if text:
-                for redactor in redactors:
-                    text = redactor.scrub(text)
-                setattr(record, field, text)
+                setattr(record, field, scrub_with(text, redactors))
         return True
 
 
