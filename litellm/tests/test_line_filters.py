@@ -32,9 +32,10 @@ def family_of(line):
 
 
 def never_submitted(name):
-    """Independent of the regexes: `_created` families and prometheus_client's runtime families, unless mapped."""
+    """Independent of the regexes: prometheus_client's runtime families, unless mapped (`_created` families are read:
+    they tell which process answered)."""
     mapped = {name, name.removesuffix('_total')} & set(METRIC_MAP)
-    return not mapped and (name.endswith('_created') or name.startswith(('python_', 'process_')))
+    return not mapped and name.startswith(('python_', 'process_'))
 
 
 def kept(text):
@@ -50,7 +51,7 @@ def test_filters_drop_exactly_the_unsubmitted_families(path):
         expected = name is not None and never_submitted(name)
         assert bool(FILTER.search(line)) == expected, line[:120]
         dropped += expected
-    # Every capture of a single-process proxy carries both kinds; multi-worker ones carry neither.
+    # Every capture of a single-process proxy carries the runtime families; multi-worker ones do not.
     assert dropped or 'multiworker' in path or path.startswith('derived'), path
 
 
@@ -101,20 +102,18 @@ def test_same_submissions_on_a_grown_payload(dd_run_check, aggregator, serve, mo
 @pytest.mark.parametrize(
     'line, dropped',
     [
-        # prometheus_client's text format: `_created` is a gauge family of its own.
-        ('# HELP litellm_spend_metric_created Total spend on LLM requests', True),
-        ('# TYPE litellm_spend_metric_created gauge', True),
-        ('litellm_spend_metric_created{model="gpt"} 1.7e+09', True),
-        ('litellm_auth_latency_created 1.7e+09', True),
+        # prometheus_client's text format: `_created` is a gauge family of its own, read (processes.py).
+        ('# HELP litellm_spend_metric_created Total spend on LLM requests', False),
+        ('# TYPE litellm_spend_metric_created gauge', False),
+        ('litellm_spend_metric_created{model="gpt"} 1.7e+09', False),
+        ('litellm_auth_latency_created 1.7e+09', False),
         ('# TYPE litellm_spend_metric_total counter', False),
         ('litellm_spend_metric_total{model="gpt"} 1.0', False),
         # OpenMetrics: `_created` is a sample of the counter family, whose TYPE line has no suffix.
         ('# TYPE litellm_spend_metric counter', False),
-        ('litellm_spend_metric_created{model="gpt"} 1.7e+09', True),
-        # A counter whose name ends in `_created` exports `_created_total` (kept) and `_created_created`.
+        ('litellm_spend_metric_created{model="gpt"} 1.7e+09', False),
         ('# TYPE litellm_managed_batch_created_total counter', False),
         ('litellm_managed_batch_created_total{model="m"} 2.0', False),
-        ('litellm_managed_batch_created_created{model="m"} 1.7e+09', True),
         # A mapped family named `..._created` exported as a gauge is kept.
         ('# TYPE litellm_managed_file_created gauge', False),
         ('litellm_managed_file_created{model="m"} 3.0', False),

@@ -195,6 +195,7 @@ def test_restart_is_critical_then_ok_without_a_spike(dd_run_check, aggregator, d
     aggregator.reset()
     dd_run_check(check)
     assert counters(aggregator) and all(m.flush_first_value for m in counters(aggregator))
+    before_restart = submitted(aggregator)
     aggregator.reset()
 
     litellm_stack.proxy.stop()
@@ -214,9 +215,11 @@ def test_restart_is_critical_then_ok_without_a_spike(dd_run_check, aggregator, d
     live_env.wait_settled(litellm_stack)
     dd_run_check(check)
     assert_statuses(aggregator, ServiceCheck.OK)
-    # The counters started again from zero; the Agent must take them as a new baseline, not as a huge delta.
+    # The counters started again from zero in a new process (a new start time): the check's totals grow by what it
+    # counted, so the Agent counts the 2 requests, no spike and no loss.
     after_restart = submitted(aggregator)
-    assert total(after_restart, 'litellm.proxy.total_requests.metric.count', 'requested_model:gpt-plain') == 2
+    name = 'litellm.proxy.total_requests.metric.count'
+    assert delta(before_restart, after_restart, name, 'requested_model:gpt-plain') == 2
     assert counters(aggregator) and not any(m.flush_first_value for m in counters(aggregator))
 
     aggregator.reset()

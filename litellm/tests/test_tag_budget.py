@@ -29,10 +29,12 @@ FEATURES = '1.110.2-features'
 
 
 def scaled(text, factor):
-    """Every sample value times `factor`: counters and histograms rise, as a proxy's do between scrapes."""
+    """Every sample value times `factor`: counters and histograms rise, as a proxy's do between scrapes. Its start
+    time and the series' creation times stay: the same process answers."""
 
     def scale(line):
-        if not line or line[0] == '#':
+        name = line.split('{')[0].split(' ')[0]
+        if not line or line[0] == '#' or name.endswith('_created') or name == 'process_start_time_seconds':
             return line
         head, _, value = line.rpartition(' ')
         return f'{head} {float(value) * factor!r}' if value not in ('+Inf', '-Inf', 'NaN') else line

@@ -88,10 +88,12 @@ def expected_cumulative(text, dropped=PERSONAL + ('pid',)):
 
 def scaled(text, factor):
     """A later scrape of the same proxy: every sample value multiplied by `factor(line)` (a counter stays a
-    counter, a histogram a histogram as long as one series' lines share a factor)."""
+    counter, a histogram a histogram as long as one series' lines share a factor). Its start time and the series'
+    creation times stay: they tell the same process."""
     lines = []
     for line in text.decode().splitlines():
-        if line and not line.startswith('#'):
+        name = line.split('{')[0].split(' ')[0]
+        if line and not line.startswith('#') and not name.endswith('_created') and name != 'process_start_time_seconds':
             series, value = line.rsplit(' ', 1)
             if value not in ('+Inf', '-Inf', 'NaN', NO_LIMIT_TEXT):
                 line = f'{series} {float(value) * factor(series)!r}'

@@ -6,7 +6,7 @@ from requests.exceptions import RequestException
 from datadog_checks.base import AgentCheck, OpenMetricsBaseCheckV2, is_affirmative
 
 from .licence import LicenceWatch
-from .line_filters import RAW_LINE_FILTERS
+from .line_filters import BASE_PARSER_LINE_FILTERS, RAW_LINE_FILTERS
 from .metrics import BUNDLED_FAMILIES, METRIC_MAP
 from .scraper import LitellmScraper
 from .side.model_health import ModelHealth
@@ -81,9 +81,11 @@ class LitellmCheck(OpenMetricsBaseCheckV2):
             # Labels named like Datadog's reserved or generic tags get a `litellm_` prefix; the base merges the
             # instance's `rename_labels` over these, so `rename_labels: {env: env}` restores one.
             'rename_labels': dict(GENERIC_RENAMES),
-            # `_created` and the proxy's Python/process families, never submitted, are dropped before parsing. An
-            # instance's `raw_line_filters` replaces this list (`[]` parses every line).
-            'raw_line_filters': list(RAW_LINE_FILTERS),
+            # The proxy's Python/process families, never submitted, are dropped before parsing (and `_created` lines
+            # for the base library's parser). An instance's `raw_line_filters` replaces this list (`[]` parses all).
+            'raw_line_filters': list(
+                RAW_LINE_FILTERS if is_affirmative(self.instance.get('fast_parser', True)) else BASE_PARSER_LINE_FILTERS
+            ),
         }
 
     def create_scraper(self, config):

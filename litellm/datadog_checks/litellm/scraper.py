@@ -352,6 +352,8 @@ class LitellmScraper(OpenMetricsScraper):
                 f'(with any series the tags combine with them): {self.redactor.scrub(named)}. The others were '
                 'submitted.'
             )
+        if self.reader is not None and self.reader.ledger.mixed:
+            problems.append(http_errors.mixed_processes_message(self.redactor.scrub(self.endpoint)))
         skipped = self.reader.skipped if self.reader is not None else 0
         if skipped:
             problems.append(self.skipped_message())

@@ -880,6 +880,8 @@ class ProxyHandle:
     multiproc_dir: Path | None = None
     env_extra: dict | None = None
     ready_timeout: float = 300.0
+    # the config named only by CONFIG_FILE_PATH (no --config): LiteLLM 1.90+ then creates no multiprocess directory
+    config_via_env: bool = False
     process: ManagedProcess | None = None
     startup_seconds: float | None = None
     starts: int = 0
@@ -913,10 +915,10 @@ class ProxyHandle:
             # prometheus_client wants an empty directory on a fresh start
             shutil.rmtree(self.multiproc_dir, ignore_errors=True)
             Path(self.multiproc_dir).mkdir(parents=True)
+        config = [] if self.config_via_env else ["--config", str(self.config_path)]
         cmd = [
             str(venv_bin(self.venv, "litellm")),
-            "--config",
-            str(self.config_path),
+            *config,
             "--host",
             self.host,
             "--port",
@@ -926,6 +928,8 @@ class ProxyHandle:
             cmd += ["--num_workers", str(self.num_workers)]
         cmd += self.extra_args
         env = proxy_env(self.workdir, self.multiproc_dir, self.env_extra)
+        if self.config_via_env:
+            env["CONFIG_FILE_PATH"] = str(self.config_path)
         if not self.split_streams:
             with open(self.log_path, "a") as fh:
                 fh.write(f"\n===== start {self.starts + 1}: {' '.join(cmd)}\n")

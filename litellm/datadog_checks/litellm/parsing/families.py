@@ -16,12 +16,14 @@ short, and a histogram missing buckets inconsistent.
 """
 
 import logging
+import time
 
 from prometheus_client.metrics_core import METRIC_TYPES, Metric
 from prometheus_client.samples import Sample
 
 from ..tags import NO_LIMIT
 from . import exposition
+from .processes import START_TIME, Ledger
 from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, SKIP, Joiner, Plan, SeriesCache
 
 INF = float('inf')
@@ -45,6 +47,7 @@ OM_SUFFIXES = {
     'info': ('_info',),
 }
 VALID_TYPES = frozenset(METRIC_TYPES) | {'untyped'}
+MONOTONIC_TYPES = frozenset({'counter', 'histogram'})  # submitted as monotonic counts, every sample
 _BLANK = ' \t\r\n\x0b\x0c'
 # Stands for lines the raw line filters dropped (`LitellmScraper.filter_connection_lines`): a damaged line
 # amid them belonged to them, not to the family read before.
@@ -109,6 +112,8 @@ class Reader:
         self.scraper = scraper
         self.cached = cached
         self.series = SeriesCache(scraper, cache_size)
+        self.ledger = Ledger()  # which process answered, and the totals submitted for counters and histograms
+        self.pending = []  # counter and histogram families read before the answering process is known
         self.values = {}
         self.tick = 0
         self.skipped = 0
@@ -194,6 +199,9 @@ class Reader:
         self.debug = self.scraper.log.isEnabledFor(logging.DEBUG)
         self.ready.clear()
         self.series.begin(self.tick)
+        # The base submits counters' first values from its second run on, unless the last run failed.
+        self.ledger.begin(self.tick, time.time(), not getattr(self.scraper, 'flush_first_value', False))
+        self.pending = []
 
     def _end(self):
         cut, self.cut_kind = self.scraper.body_cut()
@@ -212,6 +220,8 @@ class Reader:
                 self.dropped = max(self.scraper.line_number() - self.family_start + 1, 1)
                 self.family = self.unit = None
         self._close_family()
+        self._resolve()
+        self.ledger.end(complete=cut is None and not self.withheld)
         self.series.sweep(self.tick)
         self.scraper.refuse_unreadable_body(self)
 
@@ -396,11 +406,21 @@ class Reader:
         family.interrupters = []
 
     def _accept(self, family, name, labels, value, key, line):
+        if name == START_TIME and not labels:
+            self.ledger.note_start(value)  # prometheus_client's, one unlabelled sample
+        elif self.openmetrics and name.endswith('_created') and family.typ in MONOTONIC_TYPES:
+            # OpenMetrics: a series' creation time, a sample of its family; never submitted
+            self.read_ok += 1
+            if not self.ledger.resolved:
+                self.ledger.note_created(key or name, value)
+            return
         plan = family.plan or self._plan(family)
         mode = plan.mode
         if mode is SKIP:
             self.read_ok += 1
-            if family is self.family and not family.suspended and self.unit is None:
+            if plan.created and not self.ledger.resolved:
+                self.ledger.note_created(key or name, value)  # its values tell which process answered
+            elif family is self.family and not family.suspended and self.unit is None:
                 self.skipping = family.allowed
             return
         sample = name + plan.munge
@@ -472,11 +492,16 @@ class Reader:
             return Plan(*plan_args, PLAIN)
         kind = self.scraper.transforms(Metric(metric_name, '', plan_args[1]))
         if kind is None:
-            return Plan(*plan_args, SKIP)
+            plan = Plan(*plan_args, SKIP)
+            # Text format: a counter's or histogram's creation times are a gauge family of their own.
+            plan.created = not self.openmetrics and name.endswith('_created') and typ == 'gauge'
+            return plan
         if kind not in BOUND_ONLY_TRANSFORMERS:
             return Plan(*plan_args, PLAIN)
         nolimit = not self.scraper.tag_policy.submits(plan_args[1], NO_LIMIT)
-        return Plan(*plan_args, CACHED, nolimit)
+        plan = Plan(*plan_args, CACHED, nolimit)
+        plan.counted = kind in MONOTONIC_TYPES and typ == kind  # submitted as monotonic counts: the ledger's
+        return plan
 
     def _close_family(self):
         if self.unit is not None:
@@ -490,7 +515,16 @@ class Reader:
     def _close(self, family):
         plan = family.plan or self._plan(family)
         if plan.mode is SKIP:
+            if plan.created and self.ledger.created and not self.ledger.resolved:
+                self._resolve()  # the first creation times read tell which process answered
             return
+        if plan.counted and not self.ledger.resolved:
+            if self.ledger.created or not self.ledger.expects_created or len(self.pending) >= 2:
+                self._resolve()
+            else:
+                # Its creation times come next (text format): handed over once the process is known.
+                self.pending.append(family)
+                return
         if plan.mode is PLAIN:
             # A histogram's series are checked by the scraper, as for the base library's parser.
             self.ready.append(PlainFamily(plan.metric_name, plan.typ, family.samples, family.taints))
@@ -500,6 +534,7 @@ class Reader:
         if family.taints:
             self.withhold(family.taints, acc, self._kept)
         histogram = plan.typ == 'histogram'
+        ledger = self.ledger if plan.counted else None
         suspect = False  # a series whose buckets do not rise in order, or end without `+Inf`, as read
         last_tags = last_le = last_value = None
         tick = self.tick
@@ -513,6 +548,11 @@ class Reader:
                 self.withheld += 1  # handed over already in this run, by the same family declared before
                 continue
             ident.sent = tick
+            submitted = value
+            if ledger is not None:
+                submitted = ledger.count(ident.key, value)
+                if submitted is None:
+                    continue  # processes that cannot be told apart: no count to submit
             bound = ident.bound
             if histogram:
                 idents.append(ident)
@@ -525,7 +565,9 @@ class Reader:
                         last_tags = ident.tags
                     last_le, last_value = bound.le, value
             tags = ident.tags if bound.tag is None else ident.tags + (bound.tag,)
-            sample_data.append((_new(Sample, (ident.name, bound.labels, value) + SAMPLE_TAIL), tags, ident.hostname))
+            sample_data.append(
+                (_new(Sample, (ident.name, bound.labels, submitted) + SAMPLE_TAIL), tags, ident.hostname)
+            )
             series += bound.counts
         if histogram and (plan.joined or suspect or (last_tags is not None and last_le != INF)):
             doomed = self._broken_series(plan, family, suspect or (last_tags is not None and last_le != INF))
@@ -535,6 +577,15 @@ class Reader:
                 sample_data = [data for data, _ in kept]
                 series = sum(ident.bound.counts for _, ident in kept)
         self.ready.append(TaggedFamily(plan.metric_name, plan.typ, sample_data, series))
+
+    def _resolve(self):
+        """The answering process is known (or all that tells it has been read): the families waiting for it are
+        handed over."""
+        if not self.ledger.resolved:
+            self.ledger.resolve()
+        pending, self.pending = self.pending, []
+        for family in pending:
+            self._close(family)
 
     def _broken_series(self, plan, family, suspect):
         """The tag sets of a cached histogram whose buckets cannot be trusted, named to the scraper. Series the

@@ -54,7 +54,7 @@ class Bound:
 class Identity:
     """One combined tag set of a family: the sample handed to the base transformers, with its tags."""
 
-    __slots__ = ('seen', 'sent', 'name', 'tags', 'bound', 'hostname', 'reduce', 'series')
+    __slots__ = ('seen', 'sent', 'name', 'tags', 'bound', 'hostname', 'reduce', 'series', 'key')
 
     def __init__(self, name, tags, bound, hostname, reduce):
         self.series = None  # a histogram's line: its series (labels but `le`), shared by its buckets
@@ -65,6 +65,7 @@ class Identity:
         self.bound = bound
         self.hostname = hostname
         self.reduce = reduce
+        self.key = hash((name, tags, bound.tag, hostname))  # the submission, stable when the series is met anew
 
     @property
     def ident(self):
@@ -94,7 +95,19 @@ class Plan:
     them), read them into cached identities, or hand their samples over as they are (PLAIN)."""
 
     __slots__ = (
-        'name', 'typ', 'metric_name', 'munge', 'allowed', 'mode', 'nolimit', 'cache', 'idents', 'joined', 'folds'
+        'name',
+        'typ',
+        'metric_name',
+        'munge',
+        'allowed',
+        'mode',
+        'nolimit',
+        'cache',
+        'idents',
+        'counted',
+        'created',
+        'joined',
+        'folds',
     )
 
     def __init__(self, name, typ, metric_name, munge, allowed, mode, nolimit=False):
@@ -107,6 +120,8 @@ class Plan:
         self.nolimit = nolimit  # LiteLLM's "no limit" value is dropped from this family, as the tag policy does
         self.cache = {} if mode is CACHED else None  # hash of the series text -> Identity or Joiner
         self.idents = None  # (name, tags, bound, hostname) -> Identity, while a run meets new series
+        self.counted = False  # counters and histograms: totals kept per process (processes.py)
+        self.created = False  # creation times of a counter's or histogram's series (text format)
         self.joined = False  # the tag policy gave two series of this family one tag set
         self.folds = False  # the cache holds series folded by the tag budget
 

@@ -251,6 +251,17 @@ def cut_short_message(bytes_read, why, lines, dropped, kind='connection'):
     return f'The body was cut short after {bytes_read} bytes ({why}): {kept}. {advice}'
 
 
+def mixed_processes_message(url):
+    """Scrapes of `url` reach several LiteLLM processes that nothing in their answers tells apart."""
+    return (
+        f'The scrapes of {safe_url(url)} reach several LiteLLM processes that the check cannot tell apart: counters '
+        'fall and come back between runs (a load balancer or Service in front of replicas, or uvicorn workers '
+        'without a shared multiprocess directory). Counters and histograms are not submitted while this lasts: '
+        'their increases cannot be known. Point the check at each pod (autodiscovery annotations or an endpoints '
+        'check), or give the workers one `PROMETHEUS_MULTIPROC_DIR`.'
+    )
+
+
 def rate_limited_message(wait=None):
     """A 429: the proxy, or a gateway in front of it, limits the Agent's scrapes."""
     then = f'the next scrape waits {wait:g} s (Retry-After)' if wait else 'the next scrape is at the next run'
