@@ -676,18 +676,32 @@ def histogram_problems(buckets):
     yields (series, bound, value) in exposition order, bound None for a count or sum; the buckets of each series
     must rise with their bound and end with `+Inf`. A first pass follows the order; only if it fails are the
     buckets grouped by series and sorted."""
-    last = {}  # series -> (bound, value) of its last bucket
+    # The buckets of a series come one after the other: each series is looked up once, when the next one begins.
+    problems = {}
+    ended = set()
+    series = last_bound = last_value = None
     ordered = True
     for key, bound, value in buckets():
         if bound is None:
             continue
-        previous = last.get(key)
-        if previous is not None and (bound <= previous[0] or value < previous[1]):
-            ordered = False
-            break
-        last[key] = (bound, value)
+        if key is series or key == series:
+            if bound <= last_bound or value < last_value:
+                ordered = False
+                break
+        else:
+            if series is not None:
+                ended.add(series)
+                if last_bound != INF:
+                    problems[series] = NO_INF
+            if key in ended:
+                ordered = False  # its buckets are not together: grouped below
+                break
+            series = key
+        last_bound, last_value = bound, value
     if ordered:
-        return {key: NO_INF for key, (bound, _) in last.items() if bound != INF}
+        if series is not None and last_bound != INF:
+            problems[series] = NO_INF
+        return problems
     groups = {}
     for key, bound, value in buckets():
         if bound is not None:
