@@ -24,7 +24,7 @@ from prometheus_client.samples import Sample
 from ..tags import NO_LIMIT
 from . import exposition
 from .processes import START_TIME, Ledger
-from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, SKIP, Joiner, Plan, SeriesCache
+from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, RUN_MEMORY, SKIP, Joiner, Plan, SeriesCache
 
 INF = float('inf')
 NO_INF = 'no `+Inf` bucket'
@@ -206,7 +206,7 @@ class Reader:
     def _end(self):
         cut, self.cut_kind = self.scraper.body_cut()
         if self.over_budget:
-            cut = f'the series it holds would take more than {self.series.run_memory // 2**20} MiB of memory in one run'
+            cut = f'the series it holds would take more than {RUN_MEMORY // 2**20} MiB of memory in one run'
             self.cut_kind = 'series'
         elif cut is None and self.openmetrics and not self.eof and self.read_ok:
             cut = 'the OpenMetrics body ended without its `# EOF` line'

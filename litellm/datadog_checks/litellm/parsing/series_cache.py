@@ -132,7 +132,6 @@ class SeriesCache:
     def __init__(self, scraper, cache_size=DEFAULT_CACHE_SIZE):
         self.scraper = scraper
         self.cache_size = cache_size
-        self.run_memory = RUN_MEMORY
         self.plans = {}
         self.entries = 0
         self.inserted = 0
@@ -184,7 +183,7 @@ class SeriesCache:
 
     def remember(self, plan, key, entry):
         """Keep a series read for the first time (while the cache has room); False once what this run met for the
-        first time would hold more than `run_memory`."""
+        first time would hold more than RUN_MEMORY."""
         self.cost += (JOINER_COST if isinstance(entry, Joiner) else IDENTITY_COST) + READING_COST
         self.reading += READING_COST
         if key is not None and self.entries < self.cache_size:
@@ -195,7 +194,7 @@ class SeriesCache:
                 plan.folds = True
         elif entry.__class__ is Folded and entry.ident.bound.counts:
             self.unremembered[plan.metric_name] = self.unremembered.get(plan.metric_name, 0) + 1
-        return self.cost <= self.run_memory
+        return self.cost <= RUN_MEMORY
 
     def identity(self, plan, sample, labels):
         """The identity of one series of a CACHED family, or None when the base library would not submit it.
