@@ -473,7 +473,7 @@ def full_size(args):
     try:
         for _ in range(args.full_rounds):
             for config in configs:
-                # Two warm-ups: without a tag budget, the first run's 72 MiB leaves the cache to fill in the second.
+                # Two warm-ups: without a tag budget, the first run's 128 MiB leaves the cache to fill in the second.
                 results[config].append(run_child(args, config, url, 2, warmups=2))
     finally:
         server.__exit__(None, None, None)

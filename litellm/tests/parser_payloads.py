@@ -82,6 +82,8 @@ TRICKY_VALUES = [
     'tab\there',
     ' # ',
     'a=b',
+    'a,le=',  # a value ending as a bound pair begins: `a,le="` is no `le` label
+    ',le="1"',
     'é',
     '日本',
     '\\n literally',
@@ -123,10 +125,12 @@ def escape(value):
     return value.replace('\\', '\\\\').replace('\n', '\\n').replace('"', '\\"')
 
 
-def render_labels(labels, extra=''):
+def render_labels(labels, extra='', at=None):
+    """`{k="v",...}`, with `extra` (a bucket's bound or a quantile) last, or at index `at` (prometheus_client writes
+    `le` last in old releases, in the sorted order of the labels in new ones)."""
     pairs = [f'{k}="{escape(v)}"' for k, v in labels]
     if extra:
-        pairs.append(extra)
+        pairs.insert(len(pairs) if at is None else at, extra)
     return '{' + ','.join(pairs) + '}' if pairs else ''
 
 
@@ -164,6 +168,7 @@ def families(draw, openmetrics):
     # One bucket layout per histogram family, as every exporter writes it (series combined by the tag policy
     # then add up into a histogram again).
     bounds = sorted(draw(st.sets(st.sampled_from(BOUNDS), max_size=3)), key=float) + ['+Inf']
+    at = draw(st.none() | st.integers(0, len(label_names)))  # where `le` is written among the labels
     for values in series:
         labels = list(zip(label_names, values, strict=True))
         if typ == 'histogram':
@@ -171,7 +176,7 @@ def families(draw, openmetrics):
             for bound in bounds:
                 total += draw(st.integers(0, 5))
                 le = 'le="' + bound + '"'
-                lines.append(f'{name}_bucket{render_labels(labels, le)} {total}{stamp()}')
+                lines.append(f'{name}_bucket{render_labels(labels, le, at)} {total}{stamp()}')
             lines.append(f'{name}_count{render_labels(labels)} {total}{stamp()}')
             lines.append(f'{name}_sum{render_labels(labels)} {draw(COUNTS)}{stamp()}')
         elif typ == 'summary':

@@ -8,8 +8,11 @@ import re
 import pytest
 
 from datadog_checks.litellm import LitellmCheck
+from datadog_checks.litellm.tags import DEFAULT_BUDGET
+from tools.grow import grow_keys
 
-from .common import callers_fixture_dirs, final_scrape, read_capture, scrape_sequence
+from .common import NEWEST_CALLERS, callers_fixture_dirs, final_scrape, read_capture, scrape_sequence
+from .http_server import Response
 
 CAPTURES = callers_fixture_dirs()
 # The routes LiteLLM serves that the profile's callers call.
@@ -103,3 +106,20 @@ def test_the_check_walks_the_sequence(capture, walk_scrapes, aggregator):
             len({(name, frozenset(m.tags)) for name in aggregator.metric_names for m in aggregator.metrics(name)})
         )
     assert contexts == sorted(contexts) and contexts[-1] > contexts[0]
+
+
+def test_a_full_size_scrape_is_read_whole_at_the_first_run(serve, aggregator):
+    """A 3,000-key proxy's scrape (grown from the newest capture, the size of a real one) at the first run, with the
+    defaults but `timeout`: every family is read and submitted (not cut by the run's memory budget), within the
+    tag budget, and the folding is reported. Its CPU is measured by `make bench`, not here."""
+    body = grow_keys(final_scrape(NEWEST_CALLERS).decode(), 3000).encode()
+    assert len(body) > 200e6
+    server = serve({'/metrics/': Response(body)})
+    check = LitellmCheck('litellm', {}, [{'openmetrics_endpoint': f'{server.base_url}/metrics/', 'timeout': 300}])
+    check.run()
+    assert [s.status for s in aggregator.service_checks('litellm.openmetrics.health')] == [LitellmCheck.OK]
+    assert not aggregator.metrics('litellm.scrape.truncated')
+    per_metric = {name: len({frozenset(m.tags) for m in aggregator.metrics(name)}) for name in aggregator.metric_names}
+    assert max(per_metric.values()) <= DEFAULT_BUDGET
+    folded = {tag: m.value for m in aggregator.metrics('litellm.scrape.folded_series') for tag in m.tags}
+    assert folded['metric:litellm.request.total_latency.metric'] > 50_000

@@ -6,10 +6,12 @@ import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.litellm import LitellmCheck
 from datadog_checks.litellm.line_filters import BASE_PARSER_LINE_FILTERS, CREATED
+from datadog_checks.litellm.parsing.exposition import parse_series
 
 from .common import FIXTURES, NEWEST, scrape_payloads
 from .common import submissions as all_submissions
@@ -497,3 +499,39 @@ def test_the_one_private_name_of_the_base_still_picks_its_parser(content_type, p
     (scraper,) = check.scrapers.values()
     setattr(scraper, BASE_CONTENT_TYPE, content_type)
     assert scraper.parse_metric_families.__module__ == parser
+
+
+# ------------------------------------------------------------------ a series read with the labels of the last
+PIECES = st.lists(
+    st.sampled_from(
+        ['a="1"', 'b="q,r"', 'c="q,le="', 'd=""', 'e="x\\"y"', ',le="1"', 'le="2"', '"', ',', ' ', 'l', 'f="1",']
+    ),
+    max_size=5,
+)
+
+
+def read_alone(key, last=(None, None)):
+    try:
+        name, labels, text = parse_series(key, last)
+    except ValueError as e:
+        return type(e), None
+    return (name, labels), text
+
+
+@settings(max_examples=400, deadline=None)
+@given(before=PIECES, after=PIECES, bound=st.sampled_from(['0.5', '+Inf', '1e3', 'x', '']), at=st.integers(0, 6))
+def test_a_series_reads_the_same_after_any_other(before, after, bound, at):
+    """The buckets, count and sum of a histogram series reuse the labels of the line before them when their text
+    less the bound is the same: a line then reads exactly as alone (the same labels, or the same error), wherever
+    its `le` is and whatever the line before was, broken lines and values holding `,le="` included."""
+    pair = f'le="{bound}"'
+    first = ','.join(before[:at] + [pair] + before[at:])
+    read, text = read_alone(f'x_bucket{{{first}}}')
+    last = (None, None)
+    if text is not None:  # as the reader keeps it: only from a line read whole
+        last = (text, {k: v for k, v in read[1].items() if k != 'le'})
+    for pieces in (before, after):
+        for second in (','.join(pieces), ','.join([pair] + pieces), ','.join(pieces + [pair])):
+            for name in ('x_bucket', 'x_count'):
+                key = f'{name}{{{second}}}'
+                assert read_alone(key, last)[0] == read_alone(key)[0], (first, key)

@@ -4,6 +4,7 @@ the unbudgeted check's, no counter context going down where the proxy's did not,
 are, the folded series reported, and the same submissions on the fast path, the base path and any cache size."""
 
 import logging
+import random
 import re
 from collections import defaultdict
 
@@ -14,12 +15,14 @@ from hypothesis import strategies as st
 from datadog_checks.base.constants import ServiceCheck
 from datadog_checks.base.errors import ConfigurationError
 from datadog_checks.litellm import LitellmCheck
+from datadog_checks.litellm.parsing.exposition import parse_labels
 from datadog_checks.litellm.routes import route_value
 from datadog_checks.litellm.tags import MIN_BUDGET, OTHER, TagBudget, TagPolicy
 from tools.grow import grow
 
 from .common import callers_fixture_dirs, read_fixture, scrape_sequence
 from .http_server import Response
+from .parser_payloads import escape
 
 FOLDED = 'litellm.scrape.folded_series'
 CHECK_OWN = ('litellm.scrape.', 'litellm.process.uptime')  # the check's own metrics, and a time since start
@@ -207,6 +210,39 @@ def test_the_fast_path_and_the_base_path_fold_the_same(serve, aggregator, payloa
     fast = walk(serve, aggregator, payloads, max_tag_sets_per_metric=BUDGET)
     base = walk(serve, aggregator, payloads, max_tag_sets_per_metric=BUDGET, fast_parser=False)
     for (a, _), (b, _) in zip(fast, base, strict=True):
+        assert {k: v for k, v in a.items() if k[0] != 'litellm.process.uptime.seconds'} == {
+            k: v for k, v in b.items() if k[0] != 'litellm.process.uptime.seconds'
+        }
+
+
+BUCKET_LINE = re.compile(r'^([a-z_:]+_bucket)\{(.*)\}( \S+)$', re.M)
+
+
+def bound_moved(text, seed):
+    """`text` with the `le` pair of each bucket line written at a place of its own: first, among the others, or
+    last, changing from one bucket of a series to the next (label order does not make a series)."""
+    rng = random.Random(seed)
+
+    def move(match):
+        labels = parse_labels(match.group(2))
+        pairs = [f'{name}="{escape(value)}"' for name, value in labels.items() if name != 'le']
+        pairs.insert(rng.randint(0, len(pairs)), f'le="{labels["le"]}"')
+        return f'{match.group(1)}{{{",".join(pairs)}}}{match.group(3)}'
+
+    return BUCKET_LINE.sub(move, text)
+
+
+@pytest.mark.parametrize('fast_parser', [True, False], ids=['fast', 'base'])
+def test_where_the_bound_is_written_changes_nothing(serve, aggregator, payloads, fast_parser):
+    """The buckets of a series are read as one series (their fate, tags and folded tag set) wherever `le` is
+    among their labels: the same submissions as the bodies as LiteLLM wrote them."""
+    moved = [bound_moved(payload, seed) for seed, payload in enumerate(payloads[:3])]
+    assert moved[0] != payloads[0]
+    written = walk(serve, aggregator, payloads[:3], max_tag_sets_per_metric=BUDGET)
+    reordered = walk(serve, aggregator, moved, max_tag_sets_per_metric=BUDGET, fast_parser=fast_parser)
+    for (a, _), (b, health) in zip(written, reordered, strict=True):
+        assert health == [ServiceCheck.OK]
+        assert any(name == FOLDED for name, _ in b)
         assert {k: v for k, v in a.items() if k[0] != 'litellm.process.uptime.seconds'} == {
             k: v for k, v in b.items() if k[0] != 'litellm.process.uptime.seconds'
         }

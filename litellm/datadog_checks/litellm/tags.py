@@ -313,6 +313,12 @@ class TagBudget:
         result.update((name, value) for name, value in labels.items() if name in STRUCTURAL_LABELS)
         return result, True
 
+    def note_bound(self, family, bound):
+        """A bucket of a series whose fate is known (the bounds of a family set its room, as in `fate`)."""
+        bounds = self.families[family].bounds
+        if len(bounds) <= self.limit:
+            bounds.add(bound)
+
     def count(self, family, labels, series=1):
         """Count a folded sample in this run (a +Inf bucket is not a submitted series)."""
         if not labels.get('le', '').endswith('Inf'):

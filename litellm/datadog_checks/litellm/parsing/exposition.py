@@ -22,6 +22,13 @@ _LABEL = re.compile(
     r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*'
     r'"((?:[^"\\\x00-\x08\x0a-\x1f\ud800-\udfff]|\\[^\x00-\x08\x0a-\x1f\ud800-\udfff])*)"[ \t]*(,|\Z)'
 )
+# The labels as LiteLLM writes them (no blanks, no escapes): checked whole and split in two regex calls; anything
+# else is read pair by pair with `_LABEL`, which also says what is wrong.
+_PLAIN_PAIR = r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"\\\x00-\x08\x0a-\x1f\ud800-\udfff]*)"'
+_PLAIN_PAIRS = re.compile(_PLAIN_PAIR)
+_PLAIN_BLOCK = re.compile('(?:{0})(?:,(?:{0}))*,?'.format(_PLAIN_PAIR.replace('(', '(?:')))
+# The characters of a bucket bound written as a number (`0.005`, `1e+03`, `+Inf`).
+_NUMBER = '0123456789.eE+-Inf'
 _ESCAPE = re.compile(r'\\[\\n"]')
 _UNESCAPED = {'\\\\': '\\', '\\n': '\n', '\\"': '"'}
 _BLANKS = ' \t'
@@ -42,13 +49,13 @@ def unescape(value):
     return _ESCAPE.sub(lambda m: _UNESCAPED[m.group(0)], value) if '\\' in value else value
 
 
-def _same(text):
-    return text
-
-
-def parse_labels(block, intern=_same):
-    """The labels of `{...}` (the text between the braces) as a dict, in their order; raises Malformed.
-    `intern` maps each name and value to a shared copy (the series cache holds many of the same)."""
+def parse_labels(block):
+    """The labels of `{...}` (the text between the braces) as a dict, in their order; raises Malformed."""
+    if _PLAIN_BLOCK.fullmatch(block) is not None:
+        pairs = _PLAIN_PAIRS.findall(block)
+        labels = dict(pairs)
+        if len(labels) == len(pairs):
+            return labels
     labels = {}
     position, end = 0, len(block)
     if not block.strip(_BLANKS):
@@ -65,7 +72,7 @@ def parse_labels(block, intern=_same):
         name, value, separator = match.groups()
         if name in labels:
             raise Malformed(f'label {name} given twice')
-        labels[intern(name)] = intern(unescape(value))
+        labels[name] = unescape(value)
         position = match.end()
         if not separator:
             break
@@ -81,13 +88,15 @@ def _label_problem(block, position):
     return 'unreadable labels (an unescaped quote, or a missing comma or =)'
 
 
-def parse_series(key, intern=_same):
-    """(sample name, labels) of the text before a sample's value; raises Malformed or Exotic."""
+def parse_series(key, last=(None, None)):
+    """(sample name, labels, text) of the text before a sample's value; raises Malformed or Exotic. `text` is its
+    labels text less the bound (`series_text`), or None; `last` is (text, labels but `le`) of a series read before:
+    a line with the same text (the next bucket, count or sum of a histogram series) has the same labels."""
     brace = key.find('{')
     if brace < 0:
         if METRIC_NAME.fullmatch(key) is None:
             raise Malformed('invalid metric name')
-        return intern(key), {}
+        return key, {}, ''
     if brace == 0:
         raise Exotic('quoted metric name')
     name = key[:brace].rstrip(_BLANKS)
@@ -95,7 +104,14 @@ def parse_series(key, intern=_same):
         raise Malformed('invalid metric name')
     if key[-1] != '}':
         raise Malformed('text after the labels')
-    return intern(name), parse_labels(key[brace + 1 : -1], intern)
+    block = key[brace + 1 : -1]
+    text, bound = series_text(block)
+    if text is not None and text == last[0]:
+        labels = dict(last[1])
+        if bound is not None:
+            labels['le'] = bound
+        return name, labels, text
+    return name, parse_labels(block), text
 
 
 # `_LABEL` ends a pair at `,` or at the end of the text between the braces; in a whole line the last pair is
@@ -155,6 +171,26 @@ def parse_value(rest):
     if len(tokens) == 2:
         number(tokens[1])  # a timestamp: checked, not used (the base library does not submit it either)
     return value
+
+
+def series_text(block):
+    """(the labels text less its `le` pair, the bound) of the text between a series' braces: the same text for the
+    buckets, count and sum of one histogram series. (None, None) when `le` is written another way."""
+    bound = None
+    first = block.startswith('le="')
+    start = 0 if first else block.find(',le="') + 1
+    if start or first:
+        head = block[:start]
+        if start and (start < 2 or block[start - 2] != '"' or '\\' in head or head.count('"') % 2):
+            return None, None  # the `,le="` found does not follow a pair (it is inside a value, or after a comma)
+        end = block.find('"', start + 4)
+        bound = block[start + 4 : end]
+        if end < 0 or not bound or bound.strip(_NUMBER) or block[end + 1 : end + 2] not in ('', ','):
+            return None, None
+        block = block[end + 2 :] if not start else block[: start - 1] + block[end + 1 :]
+    if block.startswith('le="') or ',le="' in block:
+        return None, None
+    return block, bound
 
 
 def split_sample(line):

@@ -88,7 +88,19 @@ class PlainFamily(Metric):
 class Family:
     """The family being read: its samples so far and what was withheld from it."""
 
-    __slots__ = ('name', 'typ', 'allowed', 'plan', 'acc', 'samples', 'taints', 'suspended', 'interrupters', 'members')
+    __slots__ = (
+        'name',
+        'typ',
+        'allowed',
+        'plan',
+        'acc',
+        'samples',
+        'taints',
+        'suspended',
+        'interrupters',
+        'members',
+        'member_values',
+    )
 
     def __init__(self, name, typ, allowed):
         self.name = name
@@ -100,8 +112,9 @@ class Family:
         self.taints = []  # (sample name or None, labels) of lines that could not be read
         self.suspended = False  # a sample of another family came in (an untyped one, or a broken name)
         self.interrupters = []
-        # CACHED histograms whose series may share tag sets: {series as read: [(value, identity), ...]}
-        self.members = None
+        # CACHED histograms whose series may share tag sets: the cache entry of each sample read, and its value (two
+        # flat lists: a tuple per line would be a garbage-collected object per line, a full collection the sooner)
+        self.members = self.member_values = None
 
 
 class Reader:
@@ -124,6 +137,8 @@ class Reader:
         self.dropped = 0
         self.ready = []
         self.family = self.unit = None
+        self.last_series = (None, None)  # (labels text less the bound, labels but `le`) of the last series parsed
+        self.text = None  # the labels text less the bound of the sample being read
 
     # ---------------------------------------------------------------------------------------------- a scrape
     def read(self, lines):
@@ -132,7 +147,7 @@ class Reader:
         ready = self.ready
         values = self.values
         tick = self.tick
-        cache = acc = skipping = members = None
+        cache = acc = skipping = members = member_values = None
         nolimit = False
         for line in lines:
             if cache is not None:
@@ -152,7 +167,8 @@ class Reader:
                                 previous = acc.get(ident)
                                 acc[ident] = value if previous is None else ident.reduce(previous, value)
                                 if members is not None:
-                                    members.append((entry.series, value, ident))
+                                    members.append(entry)
+                                    member_values.append(value)
                             continue
             elif skipping is not None:
                 # A family the check does not submit: only its samples' names are read, to find where it ends.
@@ -170,7 +186,7 @@ class Reader:
             cache, acc, skipping = self.cache, self.acc, self.skipping
             if cache is not None:
                 nolimit = self.family.plan.nolimit
-                members = self.family.members
+                members, member_values = self.family.members, self.family.member_values
             if ready:
                 yield from ready
                 ready.clear()
@@ -333,7 +349,7 @@ class Reader:
         key, rest = exposition.split_sample(line)
         try:
             value = exposition.parse_value(rest)
-            name, labels = exposition.parse_series(key, self.series.intern)
+            name, labels, text = exposition.parse_series(key, self.last_series)
         except exposition.Exotic:
             self._exotic_sample(line, 'a syntax this check does not read')
             return
@@ -343,6 +359,9 @@ class Reader:
             else:
                 self._skip(line, str(e))
             return
+        if text is not None and text != self.last_series[0]:
+            self.last_series = (text, {label: v for label, v in labels.items() if label != 'le'})
+        self.text = text
         self._add(name, labels, value, key, line)
 
     def _exotic_sample(self, line, reason):
@@ -439,14 +458,15 @@ class Reader:
             return
         entry = plan.cache.get(hash(key)) if key is not None else None
         if entry is None:
+            text = self.text if key is not None else None
             try:
-                ident = self.series.identity(plan, sample, labels)
+                ident = self.series.identity(plan, sample, labels, text)
             except exposition.Malformed as e:
                 self._skip(line, str(e))
                 return
             entry = ident if ident is not None else Joiner(None)  # None: a series the base does not submit
             if plan.typ == 'histogram':
-                entry.series = self.series.share(_series(labels))
+                entry.series = self.series.share(plan, text, labels, _series)
             if not self.series.remember(plan, hash(key) if key is not None else None, entry):
                 self.over_budget = True
                 return
@@ -461,7 +481,8 @@ class Reader:
             previous = acc.get(ident)
             acc[ident] = value if previous is None else ident.reduce(previous, value)
             if family.members is not None:
-                family.members.append((entry.series, value, ident))
+                family.members.append(entry)
+                family.member_values.append(value)
         if family is self.family and not family.suspended and self.unit is None:
             self.cache, self.acc = plan.cache, family.acc
 
@@ -476,7 +497,7 @@ class Reader:
         elif plan.mode is CACHED and plan.typ == 'histogram' and (plan.joined or not plan.cache):
             # Its series may share tag sets (the tag policy joined two before, or this is its first reading): each
             # series is checked as read, by the series its cache entry remembers.
-            family.members = []
+            family.members, family.member_values = [], []
         return plan
 
     def _new_plan(self, name, typ, allowed):
@@ -592,8 +613,11 @@ class Reader:
         tag policy joins are checked as read (`members`): a broken one costs the tag set it joins."""
         members = family.members
         if plan.joined and members is not None:
-            problems = histogram_problems(lambda: ((series, ident.bound.le, v) for series, v, ident in members))
-            doomed = {_tag_set(ident) for series, _, ident in members if series in problems}
+            values = family.member_values
+            problems = histogram_problems(
+                lambda: ((entry.series, entry.ident.bound.le, v) for entry, v in zip(members, values, strict=True))
+            )
+            doomed = {_tag_set(entry.ident) for entry in members if entry.series in problems}
             named = by_tag_set(problems, self.scraper.tag_policy)
         elif suspect:
             problems = histogram_problems(

@@ -6,6 +6,11 @@ of its family. A miss reads the labels strictly, applies the tag policy (tags.py
 kept as an `Identity`, the sample the base transformers will be handed each run with its tags. Series the policy
 leaves with the same tags share one identity (their values are combined); each later one is a `Joiner`.
 
+A first run meets every series at once (a 3,000-key proxy: 640,000 lines), so a miss does no more than it must:
+the buckets, count and sum of a histogram series, read one after the other, share its labels, tag policy and
+budget fate (`last_fate`: only the bound differs), and series folded by the tag budget ask the base once per
+folded tag set and bound (`Plan.folded_sets`), not once per series.
+
 Memory: a remembered series costs its hash slot and one small object, and an identity its tags and labels,
 built by the base and held as they are; histogram buckets of one series share their label and tag strings.
 Series not seen for two runs are forgotten, and at most `series_cache_size` are held at once.
@@ -28,14 +33,16 @@ BOUND_ONLY_TRANSFORMERS = frozenset(
 )
 BOUND_LABELS = ('upper_bound', 'quantile')
 # A run's memory budget: what the series and strings it meets for the first time may hold, about (measured: an
-# identity 250 bytes with its cache entry, a series joining one 130, a string its length plus 90, and 150 a
+# identity 250 bytes with its cache entry, a series joining one 140, a string its length plus 90, and 150 a
 # series while its family is read: the family's indexes). Past it the run stops as a cut body; the next run goes
 # on from what the cache kept, so a cache larger than one run's budget fills over a few runs. It bounds what a
-# hostile body of new series costs a run: a 3,000-key proxy's first run holds about 55 MiB with the default tag
-# budget (never cut), about 100 MiB without one (its cache fills in two runs).
-RUN_MEMORY = 72 * 1024 * 1024
-IDENTITY_COST, JOINER_COST, STRING_COST, READING_COST = 250, 130, 90, 150
+# hostile body of new series costs a run (one 60 MB family of new series: about 80 MB of RSS), and holds a 3,000-key
+# proxy's first run with the default tag budget (640,000 series: about 100 MiB); without a tag budget that run
+# would hold about 160 MiB, and the cache fills in two runs.
+RUN_MEMORY = 128 * 1024 * 1024
+IDENTITY_COST, JOINER_COST, STRING_COST, READING_COST = 250, 140, 90, 150
 INF = float('inf')
+MISSING = object()
 
 
 class Bound:
@@ -108,6 +115,7 @@ class Plan:
         'created',
         'joined',
         'folds',
+        'folded_sets',
     )
 
     def __init__(self, name, typ, metric_name, munge, allowed, mode, nolimit=False):
@@ -124,6 +132,7 @@ class Plan:
         self.created = False  # creation times of a counter's or histogram's series (text format)
         self.joined = False  # the tag policy gave two series of this family one tag set
         self.folds = False  # the cache holds series folded by the tag budget
+        self.folded_sets = None  # (sample, labels after the budget) -> identity, while the family is read
 
 
 class SeriesCache:
@@ -139,6 +148,9 @@ class SeriesCache:
         self.bounds = {}  # one Bound of each
         self.tag_sets = {}  # one copy of each tuple of tags: the buckets, count and sum of a series share one
         self.static_tags = None
+        # The series read last: (plan, series text short of the bound, labels after the budget but the bound, its
+        # folded tag set or None), and (plan, series text, shared pairs). A histogram series' lines repeat them.
+        self.last_fate = self.last_shared = (None, None, None, None)
 
     def begin(self, tick):
         self.tick = tick
@@ -146,6 +158,8 @@ class SeriesCache:
         self.unremembered = {}  # family -> folded series read this run that the cache did not keep
         self.cost = 0  # what the series and strings met for the first time in this run hold, about, in bytes
         self.reading = 0  # of which the indexes of the family being read, given back when it ends
+        for plan in self.plans.values():
+            plan.idents = plan.folded_sets = None  # a family the last run stopped in was not released
         if self.scraper.tags is not self.static_tags:
             # Every identity holds the scraper's tags: built anew when they change.
             self.clear()
@@ -165,12 +179,20 @@ class SeriesCache:
             self.cost += len(value) + STRING_COST
         return shared
 
-    def share(self, series):
-        """One copy of a histogram series' (label, value) pairs for the cache entries of all its buckets."""
+    def share(self, plan, text, labels, pairs):
+        """One copy of a histogram series' (label, value) pairs, `pairs(labels)`, for the cache entries of all its
+        buckets, count and sum (read one after the other: one series text, `text`, short of the bound)."""
+        last = self.last_shared
+        if text is not None and last[0] is plan and last[1] == text:
+            return last[2]
+        series = pairs(labels)
         shared = self.tag_sets.get(series)
         if shared is None:
-            shared = self.tag_sets[series] = series
-            self.cost += 56 + 64 * len(series)  # the tuple and its pairs (their strings are the cache's own)
+            intern = self.intern
+            shared = tuple((intern(name), intern(value)) for name, value in series)
+            self.tag_sets[shared] = shared
+            self.cost += 56 + 64 * len(series)  # the tuple and its pairs (their strings are counted by `intern`)
+        self.last_shared = (plan, text, shared)
         return shared
 
     def plan(self, key, new_plan):
@@ -196,18 +218,50 @@ class SeriesCache:
             self.unremembered[plan.metric_name] = self.unremembered.get(plan.metric_name, 0) + 1
         return self.cost <= RUN_MEMORY
 
-    def identity(self, plan, sample, labels):
+    def identity(self, plan, sample, labels, text=None):
         """The identity of one series of a CACHED family, or None when the base library would not submit it.
-        Raises exposition.Malformed for a sample the base's label normaliser cannot read."""
-        scraper = self.scraper
-        policy = scraper.tag_policy
+        `text` is its series text short of the bound (exposition.series_text), if known. Raises
+        exposition.Malformed for a sample the base's label normaliser cannot read."""
+        policy = self.scraper.tag_policy
         if policy.exclude_samples and policy.excluded(labels):
             return None
-        labels = policy.labels(labels)
-        folded = False
-        if policy.budget is not None:
-            # The series' fate, decided once: kept by the budget's own tables, not by this cache.
-            labels, folded = policy.budget.fate(plan.metric_name, labels)
+        budget = policy.budget
+        last = self.last_fate
+        bound = labels.get('le')
+        if text is not None and last[0] is plan and last[1] == text:
+            # The next bucket, count or sum of the series read last: its fate is known.
+            _, _, tag_labels, folded = last
+            if bound is not None and budget is not None:
+                budget.note_bound(plan.metric_name, bound)
+        else:
+            labels = policy.labels(labels)
+            folded = None
+            if budget is not None:
+                # The series' fate, decided once: kept by the budget's own tables, not by this cache.
+                labels, folded = budget.fate(plan.metric_name, labels)
+            tag_labels = {name: value for name, value in labels.items() if name != 'le'}
+            if folded:
+                folded = tuple(tag_labels.items())  # the folded tag set, but the bound
+            if text is not None:
+                self.last_fate = (plan, text, tag_labels, folded)
+        if folded:
+            # Many series fold into one tag set: the base is asked once per tag set and bound while the family is
+            # read, not once per series.
+            if plan.folded_sets is None:
+                plan.folded_sets = {}
+            memo = (sample, folded, bound)
+            ident = plan.folded_sets.get(memo, MISSING)
+            if ident is MISSING:
+                entry = self._identity(plan, sample, _with_bound(tag_labels, bound))
+                ident = plan.folded_sets[memo] = entry and entry.ident
+            else:
+                plan.joined = plan.joined or ident is not None
+            return None if ident is None else Folded(ident)
+        return self._identity(plan, sample, _with_bound(tag_labels, bound))
+
+    def _identity(self, plan, sample, labels):
+        """The identity of a series by its labels after the tag policy and the budget."""
+        scraper = self.scraper
         probe = Metric(plan.metric_name, '', plan.typ)
         probe.samples = [Sample(sample, labels, 0)]
         try:
@@ -237,16 +291,16 @@ class SeriesCache:
         ident = self.idents(plan).get(key)
         if ident is not None:
             plan.joined = True
-            return Folded(ident) if folded else Joiner(ident)
+            return Joiner(ident)
         bounds = tuple((name, labels[name]) for name in BOUND_LABELS if name in labels)
         shared = self.bounds.get((bounds, bound))
         if shared is None:
             le = float(labels['upper_bound']) if bound is not None else None
             shared = self.bounds[(bounds, bound)] = Bound(dict(bounds), bound, le)
         ident = plan.idents[key] = Identity(
-            key[0], tags, shared, hostname, policy.combiner(plan.metric_name, plan.typ, sample)
+            key[0], tags, shared, hostname, scraper.tag_policy.combiner(plan.metric_name, plan.typ, sample)
         )
-        return Folded(ident) if folded else ident
+        return ident
 
     def idents(self, plan):
         """The identities of a plan by submission, built when its family meets a new series and dropped when the
@@ -261,7 +315,7 @@ class SeriesCache:
         return plan.idents
 
     def release(self, plan):
-        plan.idents = None
+        plan.idents = plan.folded_sets = None
         self.cost -= self.reading
         self.reading = 0
 
@@ -300,3 +354,12 @@ class SeriesCache:
             self.strings.clear()
         if len(self.tag_sets) > 2 * entries + 1000:
             self.tag_sets.clear()
+
+
+def _with_bound(labels, bound):
+    """Labels but the bound, and the bound (the base reads it as `le`)."""
+    if bound is None:
+        return labels
+    labels = dict(labels)
+    labels['le'] = bound
+    return labels
