@@ -132,7 +132,7 @@ class Plan:
         self.created = False  # creation times of a counter's or histogram's series (text format)
         self.joined = False  # the tag policy gave two series of this family one tag set
         self.folds = False  # the cache holds series folded by the tag budget
-        self.folded_sets = None  # (sample, labels after the budget) -> identity, while the family is read
+        self.folded_sets = None  # (sample, folded tag set, bound) -> identity, while the family is read
 
 
 class SeriesCache:
@@ -150,7 +150,8 @@ class SeriesCache:
         self.static_tags = None
         # The series read last: (plan, series text short of the bound, labels after the budget but the bound, its
         # folded tag set or None), and (plan, series text, shared pairs). A histogram series' lines repeat them.
-        self.last_fate = self.last_shared = (None, None, None, None)
+        self.last_fate = (None, None, None, None)
+        self.last_shared = (None, None, None)
 
     def begin(self, tick):
         self.tick = tick
