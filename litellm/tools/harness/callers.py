@@ -341,7 +341,7 @@ def run_capture(
     finally:
         stack.stop()
 
-    config = json.loads(json.dumps(stack.config).replace(stack.master_key, "sk-REDACTED"))
+    config = capture.redacted_config(stack.config, stack.master_key)
     capture_doc = {
         **capture.provenance(version, venv, info, stack, "callers"),
         "callers": callers,
@@ -367,20 +367,13 @@ def run_capture(
                 "sk-REDACTED (proxy master key)",
                 "sk-REDACTED-caller-<i> (the callers' keys)",
                 "sk-REDACTED-guess-<j> (unknown keys sent by the traffic)",
-                "<venv>",
-                "<python>",
-                "<workdir>",
-                "<repo>",
-                "<home>",
-                "<hostname>",
+                *capture.LOCAL_PLACEHOLDERS,
             ],
             "note": "bodies are raw apart from these literal replacements; LiteLLM labels keys by sha256 only",
         },
         "proxy_config": config,
     }
-    data = json.dumps(capture_doc, indent=1) + "\n"
-    for needle, placeholder in local:
-        data = data.replace(needle, placeholder)
+    data = capture.scrubbed_json(capture_doc, local, indent=1) + "\n"
     (out / "capture.json").write_text(data)
     assert stack.master_key not in data
     harness.log(f"wrote {out}: {len(written)} scrapes" + (f"; proxy logs in {workdir}" if keep_workdir else ""))

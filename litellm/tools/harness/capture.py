@@ -61,6 +61,8 @@ else:
     from . import proxy as harness
 
 PLACEHOLDER = b"sk-REDACTED"
+# What `local_replacements` puts in place of this machine's paths and host name, as every capture.json lists them.
+LOCAL_PLACEHOLDERS = ["<venv>", "<python>", "<workdir>", "<repo>", "<home>", "<hostname>"]
 SETTLE_SECONDS = 3.0
 
 FILES = {
@@ -173,6 +175,20 @@ def provenance(version: str, venv: Path, info: dict, stack, profile: str) -> dic
     }
 
 
+def redacted_config(config: dict, key: str) -> dict:
+    """The proxy's config as a capture records it: its master key replaced by the placeholder."""
+    return json.loads(json.dumps(config).replace(key, PLACEHOLDER.decode()))
+
+
+def scrubbed_json(document: dict, replacements: list, indent: int) -> str:
+    """`document` as JSON text with each (needle, placeholder) of `replacements` replaced: error texts and records
+    may hold this machine's paths and host name."""
+    text = json.dumps(document, indent=indent)
+    for needle, placeholder in replacements:
+        text = text.replace(needle, placeholder)
+    return text
+
+
 def _endpoint_record(res: harness.ScrapeResult) -> dict:
     return {
         "path": "/" + res.url.split("/", 3)[-1],
@@ -282,7 +298,7 @@ def run_capture(
             scrubbed[name] = counts
         (out / name).write_bytes(body)
 
-    config = json.loads(json.dumps(stack.config).replace(secret, PLACEHOLDER.decode()))
+    config = redacted_config(stack.config, secret)
     text = bodies["metrics.txt"].decode("utf-8", "replace")
     families = metric_families(text)
     capture = {
@@ -307,12 +323,7 @@ def run_capture(
             "placeholders": [
                 "sk-REDACTED (proxy master key)",
                 "sk-REDACTED-<caller> (budgets profile test keys)",
-                "<venv>",
-                "<python>",
-                "<workdir>",
-                "<repo>",
-                "<home>",
-                "<hostname>",
+                *LOCAL_PLACEHOLDERS,
             ],
             "note": "bodies are raw apart from these literal replacements",
         },
@@ -331,10 +342,7 @@ def run_capture(
             name: {"hashed_api_key": hashlib.sha256(key.encode()).hexdigest(), **harness.budget_auth.CALLERS[name]}
             for name, key in stack.budget_keys.items()
         }
-    data = json.dumps(capture, indent=2, sort_keys=False) + "\n"
-    for needle, placeholder in replacements:  # error texts in traffic_records may hold paths too
-        data = data.replace(needle, placeholder)
-    (out / "capture.json").write_text(data)
+    (out / "capture.json").write_text(scrubbed_json(capture, replacements, indent=2) + "\n")
     for path in out.iterdir():
         content = path.read_bytes()
         for needle, _ in replacements:

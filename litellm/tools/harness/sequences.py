@@ -260,9 +260,7 @@ def main(argv=None) -> int:
             data = run_scenario(scenario, args.version, workdir, args.runs, rng)
             key = data.pop("key")
             replacements = [(key, capture.PLACEHOLDER.decode())] + capture.local_replacements(venv, workdir)
-            text = json.dumps(data, indent=1)
-            for needle, placeholder in replacements:
-                text = text.replace(needle, placeholder)
+            text = capture.scrubbed_json(data, replacements, indent=1)
             assert key not in text
             (out / f"{scenario}.json.xz").write_bytes(lzma.compress(text.encode(), preset=9 | lzma.PRESET_EXTREME))
             summary["scenarios"][scenario] = {
