@@ -289,8 +289,7 @@ class TagBudget:
         tag_set = []
         for name, value in labels.items():
             if name in STRUCTURAL_LABELS:
-                if len(state.bounds) <= self.limit:  # past the limit, bounds alone leave no room: not counted
-                    state.bounds.add(value)
+                state.note_bound(value, self.limit)
             else:
                 tag_set.append((name, value))
         tag_set = tuple(sorted(tag_set))
@@ -315,9 +314,7 @@ class TagBudget:
 
     def note_bound(self, family, bound):
         """A bucket of a series whose fate is known (the bounds of a family set its room, as in `fate`)."""
-        bounds = self.families[family].bounds
-        if len(bounds) <= self.limit:
-            bounds.add(bound)
+        self.families[family].note_bound(bound, self.limit)
 
     def count(self, family, labels, series=1):
         """Count a folded sample in this run (a +Inf bucket is not a submitted series)."""
@@ -337,6 +334,10 @@ class FamilyBudget:
         self.folds = set()
         self.bounds = set()
         self.fold_labels = None
+
+    def note_bound(self, bound, limit):
+        if len(self.bounds) <= limit:  # past the limit, bounds alone leave no room: not counted
+            self.bounds.add(bound)
 
 
 def most_varying(tag_sets, room):

@@ -24,7 +24,17 @@ from prometheus_client.samples import Sample
 from ..tags import NO_LIMIT
 from . import exposition
 from .processes import START_TIME, Ledger
-from .series_cache import BOUND_ONLY_TRANSFORMERS, CACHED, PLAIN, RUN_MEMORY, SKIP, Joiner, Plan, SeriesCache
+from .series_cache import (
+    BOUND_ONLY_TRANSFORMERS,
+    CACHED,
+    PLAIN,
+    RUN_MEMORY,
+    SKIP,
+    Joiner,
+    Plan,
+    SeriesCache,
+    series_pairs,
+)
 
 INF = float('inf')
 NO_INF = 'no `+Inf` bucket'
@@ -138,7 +148,6 @@ class Reader:
         self.ready = []
         self.family = self.unit = None
         self.last_series = (None, None)  # (labels text less the bound, labels but `le`) of the last series parsed
-        self.text = None  # the labels text less the bound of the sample being read
 
     # ---------------------------------------------------------------------------------------------- a scrape
     def read(self, lines):
@@ -361,8 +370,7 @@ class Reader:
             return
         if text is not None and text != self.last_series[0]:
             self.last_series = (text, {label: v for label, v in labels.items() if label != 'le'})
-        self.text = text
-        self._add(name, labels, value, key, line)
+        self._add(name, labels, value, key, line, text)
 
     def _exotic_sample(self, line, reason):
         """A line in a syntax the strict reader does not read (quoted names, exemplars): prometheus_client's own
@@ -380,12 +388,12 @@ class Reader:
             return
         self._add(sample.name, dict(sample.labels), value, None, line)
 
-    def _add(self, name, labels, value, key, line):
+    def _add(self, name, labels, value, key, line, text=None):
         """Give one read sample to its family, following prometheus_client's grouping."""
         unit = self.unit
         if unit is not None:
             if name in unit.allowed:
-                self._accept(unit, name, labels, value, key, line)
+                self._accept(unit, name, labels, value, key, line, text)
                 if self.family is not None and unit.plan.mode is SKIP:
                     self.family.interrupters.append((self.scraper.line_number(), line, labels))
                 return
@@ -395,7 +403,7 @@ class Reader:
         if family is not None and name in family.allowed:
             if family.suspended:
                 self._resume(family)
-            self._accept(family, name, labels, value, key, line)
+            self._accept(family, name, labels, value, key, line, text)
             return
         # A sample of no declared family: prometheus_client makes it a family of its own, untyped (text format:
         # of this one sample; OpenMetrics: with the samples of the same name that follow).
@@ -405,7 +413,7 @@ class Reader:
             self.family_start = self.scraper.line_number()
         typ = 'unknown' if self.openmetrics else 'untyped'
         unit = Family(name, typ, frozenset((name,)))
-        self._accept(unit, name, labels, value, key, line)
+        self._accept(unit, name, labels, value, key, line, text)
         if family is not None and unit.plan.mode is SKIP:
             family.interrupters.append((self.scraper.line_number(), line, labels))
         if self.openmetrics:
@@ -424,7 +432,8 @@ class Reader:
             family.taints.append((None, labels))
         family.interrupters = []
 
-    def _accept(self, family, name, labels, value, key, line):
+    def _accept(self, family, name, labels, value, key, line, text=None):
+        """One read sample into its family; `text` is its labels text less the bound (exposition.series_text)."""
         if name == START_TIME and not labels:
             self.ledger.note_start(value)  # prometheus_client's, one unlabelled sample
         elif self.openmetrics and name.endswith('_created') and family.typ in MONOTONIC_TYPES:
@@ -458,7 +467,6 @@ class Reader:
             return
         entry = plan.cache.get(hash(key)) if key is not None else None
         if entry is None:
-            text = self.text if key is not None else None
             try:
                 ident = self.series.identity(plan, sample, labels, text)
             except exposition.Malformed as e:
@@ -466,7 +474,7 @@ class Reader:
                 return
             entry = ident if ident is not None else Joiner(None)  # None: a series the base does not submit
             if plan.typ == 'histogram':
-                entry.series = self.series.share(plan, text, labels, _series)
+                entry.series = self.series.share(plan, text, labels)
             if not self.series.remember(plan, hash(key) if key is not None else None, entry):
                 self.over_budget = True
                 return
@@ -769,16 +777,11 @@ def _plain_buckets(samples, policy):
                 bound = exposition.number(bound)
             except exposition.Malformed:
                 continue  # the base cannot read it either
-        yield _series(sample.labels), bound, sample.value
-
-
-def _series(labels):
-    """A histogram series as read: its labels but the bound, whatever their order."""
-    return tuple(sorted((name, value) for name, value in labels.items() if name != 'le'))
+        yield series_pairs(sample.labels), bound, sample.value
 
 
 def _policy_tag_set(policy, labels):
-    return tuple(sorted((name, value) for name, value in policy.labels(labels).items() if name != 'le'))
+    return series_pairs(policy.labels(labels))
 
 
 def _tag_set(ident):

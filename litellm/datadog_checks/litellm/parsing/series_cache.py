@@ -180,13 +180,13 @@ class SeriesCache:
             self.cost += len(value) + STRING_COST
         return shared
 
-    def share(self, plan, text, labels, pairs):
-        """One copy of a histogram series' (label, value) pairs, `pairs(labels)`, for the cache entries of all its
+    def share(self, plan, text, labels):
+        """One copy of a histogram series' (label, value) pairs (`series_pairs`) for the cache entries of all its
         buckets, count and sum (read one after the other: one series text, `text`, short of the bound)."""
         last = self.last_shared
         if text is not None and last[0] is plan and last[1] == text:
             return last[2]
-        series = pairs(labels)
+        series = series_pairs(labels)
         shared = self.tag_sets.get(series)
         if shared is None:
             intern = self.intern
@@ -364,3 +364,8 @@ def _with_bound(labels, bound):
     labels = dict(labels)
     labels['le'] = bound
     return labels
+
+
+def series_pairs(labels):
+    """A histogram series as read: its labels but the bound, whatever their order."""
+    return tuple(sorted((name, value) for name, value in labels.items() if name != 'le'))
